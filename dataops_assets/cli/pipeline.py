@@ -1,0 +1,116 @@
+"""`dataops pipeline run`: every pillar for a window of days, as one run in the Dagster instance."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dataops_assets.environments.model import Environment
+from dataops_assets.paths import PROJECT_DIR
+
+
+class PipelineError(RuntimeError):
+    """A one-line reason the pipeline could not run or did not succeed."""
+
+
+@dataclass
+class PipelineOutcome:
+    run_id: str
+    success: bool
+    days: list[str]
+    summary: list[dict] = field(default_factory=list)
+    checks_passed: int = 0
+    checks_failed: list[str] = field(default_factory=list)
+    failure: str | None = None
+
+
+def parse_window(env: Environment, start: str, end: str) -> list[dt.date]:
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError as error:
+        raise PipelineError(f"dates must be YYYY-MM-DD ({error})") from None
+    if last < first:
+        raise PipelineError(f"--end {last} is before --start {first}")
+    scope = env.data_scope
+    if first < scope.start or (scope.end and last > scope.end):
+        raise PipelineError(
+            f"{first}..{last} is outside the {env.name} environment's data scope "
+            f"({scope.start}..{scope.end or 'today'})"
+        )
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def ensure_dagster_home(env: Environment) -> Path:
+    """DAGSTER_HOME as set, or the environment's own; with the project's instance config in it."""
+    home = Path(os.environ.get("DAGSTER_HOME") or env.data_path / "dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _root_cause(failure_data) -> str:
+    """The first line of the innermost error: the user's problem, not Dagster's wrapper around it."""
+    if failure_data.user_failure_data and failure_data.user_failure_data.description:
+        return failure_data.user_failure_data.description.strip().splitlines()[0]
+    error = failure_data.error
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[0]
+
+
+def run_pipeline(env: Environment, days: list[dt.date], echo=print) -> PipelineOutcome:
+    import dagster as dg
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from dataops_assets.automation.jobs import DAILY_PIPELINE
+    from dataops_assets.definitions import build_definitions
+    from dataops_assets.sources.replay import replay_nycflights13
+
+    if env.data_scope.replay == "nycflights13":
+        landing_root = env.local_path(env.landing.path)
+        new = replay_nycflights13(landing_root, days, env.data_path / "cache")
+        echo(f"replayed nycflights13 into {landing_root}: {len(new)} new landing file(s)")
+
+    ensure_dagster_home(env)
+    defs = build_definitions(env)
+    job = defs.resolve_job_def(DAILY_PIPELINE)
+    keys = [d.isoformat() for d in days]
+    echo(f"running {DAILY_PIPELINE} for {keys[0]}..{keys[-1]} ({len(keys)} day(s)) in {env.name} ...")
+    log_dir = env.data_path / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"pipeline-{keys[0]}-{keys[-1]}.log"
+    echo(f"dbt's output goes to {log_path}")
+    # dagster-dbt re-prints every dbt event on stdout; keep the terminal for the summary.
+    with dg.DagsterInstance.get() as instance, open(log_path, "w") as log, contextlib.redirect_stdout(log):
+        result = job.execute_in_process(
+            instance=instance,
+            # The full event log is in the instance (and the UI); the terminal gets warnings only.
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+            raise_on_error=False,
+        )
+    evaluations = result.get_asset_check_evaluations()
+    outcome = PipelineOutcome(
+        run_id=result.run_id,
+        success=result.success,
+        days=keys,
+        checks_passed=sum(e.passed for e in evaluations),
+        checks_failed=sorted(
+            f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evaluations if not e.passed
+        ),
+    )
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        outcome.failure = (
+            f"{failures[0].step_key}: {_root_cause(failures[0].step_failure_data)}" if failures else "the run failed"
+        )
+    from dataops_assets.cli.summary import pillar_summary
+
+    outcome.summary = pillar_summary(defs, keys)
+    return outcome

@@ -1,0 +1,58 @@
+"""The code location: every pillar's assets, built for the environment DATAOPS_ENV selects."""
+
+from __future__ import annotations
+
+import warnings
+
+import dagster as dg
+
+from dataops_assets.automation.jobs import daily_pipeline
+from dataops_assets.automation.schedules import daily_schedule
+from dataops_assets.automation.sensors import landing_sensor, serving_automation_sensor
+from dataops_assets.environments.loader import load_environment
+from dataops_assets.environments.model import Environment
+from dataops_assets.partitions import daily_partitions
+from dataops_assets.pillars.ingestion.assets import build_ingestion_asset
+from dataops_assets.pillars.processing.dbt_assets import build_dbt_assets
+from dataops_assets.pillars.processing.warehouse_load import build_warehouse_load_asset
+from dataops_assets.pillars.raw.assets import build_raw_asset
+from dataops_assets.pillars.serving.assets import build_serving_asset
+from dataops_assets.pillars.serving.tables import SERVED_TABLES
+from dataops_assets.resources.factory import build_resources
+from dataops_assets.sources.catalog import load_sources
+
+# Single-run backfill policies and pools are what this design relies on; their beta notice is noise.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+
+def build_definitions(env: Environment) -> dg.Definitions:
+    days = daily_partitions(env)
+    sources = load_sources()
+    assets: list[dg.AssetsDefinition] = []
+    for source in sources:
+        assets += [
+            build_ingestion_asset(source, days),
+            build_raw_asset(source, days),
+            build_warehouse_load_asset(source, days),
+        ]
+    assets += build_dbt_assets(days)
+    assets += [build_serving_asset(table, days) for table in SERVED_TABLES]
+
+    executor = (
+        dg.multiprocess_executor.configured({"max_concurrent": env.scale.executor_workers})
+        if env.scale.executor == "multiprocess"
+        else dg.in_process_executor
+    )
+    return dg.Definitions(
+        assets=assets,
+        jobs=[daily_pipeline],
+        schedules=[daily_schedule(env)],
+        sensors=[landing_sensor(env, sources), serving_automation_sensor(env)],
+        resources=build_resources(env),
+        executor=executor,
+        metadata={"environment": env.name},
+    )
+
+
+defs = build_definitions(load_environment())

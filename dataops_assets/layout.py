@@ -1,0 +1,36 @@
+"""Where each zone keeps a dataset's partition in cold storage (Hive layout: date=YYYY-MM-DD)."""
+
+from __future__ import annotations
+
+STAGING = "_staging"  # ingestion's validated output, waiting to be published
+RAW = "raw"  # immutable, published partitions with a manifest each
+QUARANTINE = "quarantine"  # rows that could not land, with a reason each
+UNPARTITIONED = "full"  # the one 'partition' of a dimension replaced as a whole
+
+MANIFEST = "_manifest.json"
+
+
+def partition_prefix(zone: str, dataset: str, partition: str | None) -> str:
+    return f"{zone}/{dataset}/" + (f"date={partition}" if partition else UNPARTITIONED)
+
+
+def manifest_key(dataset: str, partition: str | None) -> str:
+    return f"{partition_prefix(RAW, dataset, partition)}/{MANIFEST}"
+
+
+def raw_file_key(dataset: str, partition: str | None, sha256: str) -> str:
+    # Content-addressed: re-publishing identical data is a no-op, and different data never
+    # overwrites a file a reader (or a snapshot) may hold.
+    return f"{partition_prefix(RAW, dataset, partition)}/part-{sha256[:16]}.parquet"
+
+
+def staged_key(dataset: str, partition: str | None) -> str:
+    return f"{partition_prefix(STAGING, dataset, partition)}/part.parquet"
+
+
+def staged_report_key(dataset: str, partition: str | None) -> str:
+    return f"{partition_prefix(STAGING, dataset, partition)}/report.json"
+
+
+def quarantine_key(dataset: str, partition: str | None) -> str:
+    return f"{partition_prefix(QUARANTINE, dataset, partition)}/quarantine.parquet"

@@ -1,0 +1,48 @@
+"""Loads published raw partitions into the warehouse's `raw` schema, where dbt's sources point.
+
+Idempotent per partition: a day's rows are deleted and re-inserted in one transaction.
+"""
+
+import dagster as dg
+
+from dataops_assets.partitions import partition_keys
+from dataops_assets.pillars.raw.assets import raw_key
+from dataops_assets.pillars.raw.publish import read_manifest
+from dataops_assets.resources.cold_storage import ColdStorage
+from dataops_assets.resources.warehouse import Warehouse
+from dataops_assets.sources.model import Source
+
+WAREHOUSE_POOL = "warehouse"
+
+
+def warehouse_key(source: Source) -> dg.AssetKey:
+    return dg.AssetKey(["warehouse", source.name])
+
+
+def build_warehouse_load_asset(source: Source, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=warehouse_key(source),
+        group_name="processing",
+        deps=[raw_key(source)],
+        description=f"raw.{source.name} in the warehouse: the published cold partitions, loaded for dbt.",
+        partitions_def=partitions_def if source.is_daily else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if source.is_daily else None,
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb"},
+    )
+    def load(context: dg.AssetExecutionContext, cold_storage: ColdStorage, warehouse: Warehouse):
+        files: dict[str | None, list[str]] = {}
+        for partition in partition_keys(context):
+            manifest = read_manifest(cold_storage, source.name, partition)
+            if manifest is None:
+                raise dg.Failure(f"raw/{source.name} {partition or ''} is not published: materialize it first")
+            files[partition] = [cold_storage.readable_path(f["path"]) for f in manifest["files"]]
+        if source.is_daily:
+            rows = warehouse.load_partitions(source.name, files)  # type: ignore[arg-type]
+        else:
+            rows = warehouse.replace_table(source.name, files[None])
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": rows, "table": f"raw.{source.name}", "partitions_loaded": len(files)}
+        )
+
+    return load

@@ -1,0 +1,70 @@
+"""Publishes a staged partition into immutable cold storage, atomically, with a manifest.
+
+The data file is content-addressed (part-<sha256 prefix>.parquet), so it is written once and never
+changed; the manifest is replaced in one atomic write and is what makes a version current. A crash
+between the two leaves the previous manifest, and so the previous partition, in place. A file a
+newer version supersedes stays on disk and is listed in the manifest's history.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from dataops_assets import layout
+from dataops_assets.integrity import canonical_json, fingerprint
+from dataops_assets.resources.cold_storage import ColdStorage
+from dataops_assets.sources.model import Source
+
+
+class NothingStaged(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Published:
+    manifest: dict
+    changed: bool  # False when the partition already held exactly this data
+
+
+def schema_of(source: Source) -> list[dict]:
+    return [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in source.columns]
+
+
+def read_manifest(cold_storage: ColdStorage, dataset: str, partition: str | None) -> dict | None:
+    key = layout.manifest_key(dataset, partition)
+    return json.loads(cold_storage.get_bytes(key)) if cold_storage.exists(key) else None
+
+
+def publish_partition(source: Source, partition: str | None, cold_storage: ColdStorage) -> Published:
+    report_key = layout.staged_report_key(source.name, partition)
+    if not cold_storage.exists(report_key):
+        raise NothingStaged(
+            f"nothing staged for {source.name} {partition or ''}: materialize ingestion/{source.name} first"
+        )
+    report = json.loads(cold_storage.get_bytes(report_key))
+    data_key = layout.raw_file_key(source.name, partition, report["sha256"])
+    current = read_manifest(cold_storage, source.name, partition)
+    entry = {"path": data_key, "rows": report["rows_landed"], "bytes": report["bytes"], "sha256": report["sha256"]}
+    schema = schema_of(source)
+    if current and current["files"] == [entry] and current["schema"] == schema:
+        return Published(current, changed=False)
+
+    if not cold_storage.exists(data_key):
+        cold_storage.copy(layout.staged_key(source.name, partition), data_key)
+    history = list(current.get("history", [])) if current else []
+    if current:
+        history += [f for f in current["files"] if f["path"] != data_key and f not in history]
+    manifest = {
+        "dataset": source.name,
+        "partition": partition,
+        "files": [entry],
+        "rows": entry["rows"],
+        "bytes": entry["bytes"],
+        "schema": schema,
+        "schema_fingerprint": fingerprint(schema),
+        "ingestion": {k: report[k] for k in ("files", "rows_read", "rows_landed", "rows_quarantined", "reasons")},
+        "history": history,
+    }
+    cold_storage.put_bytes(layout.manifest_key(source.name, partition), canonical_json(manifest))
+    return Published(manifest, changed=True)

@@ -1,0 +1,56 @@
+"""The `serving` group (hot): marts published into the hot store that applications read."""
+
+import datetime as dt
+
+import dagster as dg
+
+from dataops_assets.partitions import partition_keys
+from dataops_assets.pillars.metadata import markdown_table
+from dataops_assets.pillars.serving.tables import ServedTable
+from dataops_assets.resources.hot_store import HotStore
+from dataops_assets.resources.warehouse import Warehouse
+
+HOT_STORE_POOL = "hot_store"
+# A daily feed is expected by the next morning; past a day and a half something is stuck.
+HOT_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=36), warn_window=dt.timedelta(hours=26))
+
+
+def serving_key(table: ServedTable) -> dg.AssetKey:
+    return dg.AssetKey(["serving", table.name])
+
+
+def build_serving_asset(table: ServedTable, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=serving_key(table),
+        group_name="serving",
+        deps=[dg.AssetKey(table.model_asset_key)],
+        description=f"{table.description}\n\nServed from the hot store as `{table.name}`, "
+        f"published atomically per day from `{table.relation}`.",
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=HOT_STORE_POOL,
+        freshness_policy=HOT_FRESHNESS,
+        automation_condition=dg.AutomationCondition.eager(),
+        kinds={"sqlite"},
+        metadata={"primary_key": list(table.key)},
+    )
+    def publish(context: dg.AssetExecutionContext, warehouse: Warehouse, hot_store: HotStore):
+        days = [k for k in partition_keys(context) if k]
+        columns, rows = warehouse.fetch(
+            f"SELECT * FROM {table.relation} WHERE {table.date_column} BETWEEN ?::DATE AND ?::DATE "
+            f"ORDER BY {', '.join(table.key)}",
+            [days[0], days[-1]],
+        )
+        published = hot_store.publish(table.name, columns, rows, table.date_column, days)
+        by_day = hot_store.count_by_date(table.name, table.date_column, days)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": published,
+                "days_published": len(days),
+                "window": f"{days[0]} .. {days[-1]}",
+                "rows_per_day": markdown_table([{"day": d, "rows": by_day.get(d, 0)} for d in days]),
+                "preview": markdown_table([dict(zip(columns, r, strict=True)) for r in rows[:5]]),
+            }
+        )
+
+    return publish

@@ -1,0 +1,108 @@
+"""Cold storage: immutable files addressed by key ('raw/flights/date=2013-01-01/part-….parquet').
+
+One interface, one implementation per backend: a local directory (sandbox, testing) here, S3 for the
+shared environments. Every write is atomic: a reader sees the whole object or none of it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+
+
+class ColdStorage(dg.ConfigurableResource):
+    """The operations the pillars need from cold storage, whatever holds it."""
+
+    def put_file(self, local: Path, key: str) -> None:
+        raise NotImplementedError
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def copy(self, source_key: str, target_key: str) -> None:
+        raise NotImplementedError
+
+    def get_bytes(self, key: str) -> bytes:
+        raise NotImplementedError
+
+    def exists(self, key: str) -> bool:
+        raise NotImplementedError
+
+    def list_keys(self, prefix: str) -> list[str]:
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    def readable_path(self, key: str) -> str:
+        """A path or URL a reader (DuckDB, pyarrow) can open directly."""
+        raise NotImplementedError
+
+    def uri(self, key: str) -> str:
+        raise NotImplementedError
+
+
+class LocalColdStorage(ColdStorage):
+    root: str
+
+    def _path(self, key: str) -> Path:
+        root = Path(self.root).resolve()
+        path = (root / key).resolve()
+        if root not in path.parents:
+            raise ValueError(f"storage key {key!r} escapes the storage root")
+        return path
+
+    def _atomic_place(self, key: str, write) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                write(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)  # atomic on POSIX: readers see the old file or the new one
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def put_file(self, local: Path, key: str) -> None:
+        def copy(handle):
+            with open(local, "rb") as src:
+                shutil.copyfileobj(src, handle, 1 << 20)
+
+        self._atomic_place(key, copy)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._atomic_place(key, lambda handle: handle.write(data))
+
+    def copy(self, source_key: str, target_key: str) -> None:
+        self.put_file(self._path(source_key), target_key)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list_keys(self, prefix: str) -> list[str]:
+        root = Path(self.root).resolve()
+        base = self._path(prefix) if prefix else root
+        if not base.exists():
+            return []
+        return sorted(
+            str(p.relative_to(root)) for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
+        )
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def readable_path(self, key: str) -> str:
+        return str(self._path(key))
+
+    def uri(self, key: str) -> str:
+        return self._path(key).as_uri()

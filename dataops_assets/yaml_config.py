@@ -1,0 +1,35 @@
+"""Reads a YAML file into a typed model, with errors that name the file and the bad key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class InvalidConfig(ValueError):
+    """A configuration file is missing or invalid; the message names the file and the bad key."""
+
+
+def load_yaml_model(path: Path, model: type[M]) -> M:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InvalidConfig(f"{path}: file not found") from None
+    except yaml.YAMLError as error:
+        raise InvalidConfig(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise InvalidConfig(f"{path}: expected a mapping at the top level")
+    if raw.get("name") != path.stem:
+        raise InvalidConfig(f"{path}: name {raw.get('name')!r} must match the file name {path.stem!r}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()
+        )
+        raise InvalidConfig(f"{path}: {problems}") from None
