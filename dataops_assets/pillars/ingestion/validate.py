@@ -215,7 +215,7 @@ def validate_partition(
         file_names = "[" + ", ".join(_lit(n) for n in names) + "]"
         con.execute(
             f"COPY (SELECT {file_names}[_file + 1] AS source_file, _record AS record, NULL::BIGINT AS line, "
-            "_reason AS reason, _raw AS raw FROM judged WHERE _reason IS NOT NULL "
+            "_reason AS reason, CAST(_raw AS VARCHAR) AS raw FROM judged WHERE _reason IS NOT NULL "
             f"UNION ALL SELECT {file_names}[_file + 1], NULL, _line, reason, raw FROM rejected "
             f"ORDER BY source_file, record NULLS LAST, line) TO {_lit(str(quarantine_path))} (FORMAT parquet)"
         )

@@ -1,0 +1,43 @@
+"""Shared fixtures: the `testing` environment in a temporary directory, and one pipeline run that
+every test reading its results shares (a Dagster run costs seconds)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from dataops_assets.environments.loader import load_environment
+
+# The testing environment's fixed slice: the first three days of 2013.
+PIPELINE_DAYS = [dt.date(2013, 1, 1) + dt.timedelta(days=i) for i in range(3)]
+
+
+@pytest.fixture(scope="session")
+def testing_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("dataops-testing")
+    saved = {k: os.environ.get(k) for k in ("DATAOPS_ENV", "DATAOPS_DATA_DIR", "DAGSTER_HOME")}
+    os.environ.update(DATAOPS_ENV="testing", DATAOPS_DATA_DIR=str(root), DAGSTER_HOME=str(root / "dagster_home"))
+    yield root
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def testing_env(testing_root):
+    return load_environment("testing")
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(testing_env):
+    """The main job for PIPELINE_DAYS, run once for the whole session."""
+    from dataops_assets.cli.pipeline import run_pipeline
+
+    outcome = run_pipeline(testing_env, PIPELINE_DAYS, echo=lambda *_: None)
+    assert outcome.success, outcome.failure
+    return outcome

