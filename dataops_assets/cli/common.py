@@ -1,0 +1,24 @@
+"""What every `dataops` command shares: the environment, and failing with a one-line reason."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from dataops_assets.environments.loader import load_environment
+from dataops_assets.environments.model import Environment
+from dataops_assets.yaml_config import InvalidConfig
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def environment(name: str | None = None) -> Environment:
+    try:
+        return load_environment(name)
+    except InvalidConfig as error:
+        fail(str(error))
