@@ -11,7 +11,7 @@ import pytest
 
 from dataops_assets.environments.loader import load_environment
 
-# The testing environment's fixed slice: the first three days of 2013.
+# Three days of the testing environment's fixed slice (the first week of 2013).
 PIPELINE_DAYS = [dt.date(2013, 1, 1) + dt.timedelta(days=i) for i in range(3)]
 
 

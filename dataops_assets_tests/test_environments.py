@@ -75,3 +75,21 @@ def test_a_missing_secret_names_its_variable(monkeypatch):
         SecretRef(env="DATAOPS_PG_DSN").resolve()
     monkeypatch.setenv("DATAOPS_PG_DSN", "postgresql://x")
     assert SecretRef(env="DATAOPS_PG_DSN").resolve() == "postgresql://x"
+
+
+def test_checked_in_dagster_yaml_is_the_sandbox_rendering():
+    from dataops_assets.environments.render import render_instance_yaml
+    from dataops_assets.paths import PROJECT_DIR
+
+    assert (PROJECT_DIR / "dagster.yaml").read_text() == render_instance_yaml(load_environment("sandbox"))
+
+
+@pytest.mark.parametrize("name", ["sandbox", "testing"])
+def test_rendered_instance_config_is_valid_dagster_config(name, tmp_path):
+    from dagster._core.instance.config import dagster_instance_config
+
+    from dataops_assets.environments.render import render_instance_yaml
+
+    (tmp_path / "dagster.yaml").write_text(render_instance_yaml(load_environment(name)))
+    config, _ = dagster_instance_config(str(tmp_path))
+    assert config["concurrency"]["runs"]["max_concurrent_runs"] == load_environment(name).scale.max_concurrent_runs

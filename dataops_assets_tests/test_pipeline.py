@@ -92,3 +92,11 @@ def test_runs_are_recorded_in_the_instance(pipeline_run, testing_root):
     assert run is not None and run.is_success
     assert run.tags["dagster/asset_partition_range_start"] == DAYS[0]
     assert run.tags["dagster/asset_partition_range_end"] == DAYS[-1]
+
+
+def test_the_environment_s_pool_limits_are_in_the_instance(pipeline_run, testing_env):
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        for pool, limit in testing_env.scale.pool_limits.items():
+            assert instance.event_log_storage.get_concurrency_info(pool).slot_count == limit

@@ -5,12 +5,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataops_assets.environments.model import Environment
-from dataops_assets.paths import PROJECT_DIR
+from dataops_assets.environments.render import HEADER, apply_pool_limits, render_instance_yaml
 
 
 class PipelineError(RuntimeError):
@@ -45,11 +44,15 @@ def parse_window(env: Environment, start: str, end: str) -> list[dt.date]:
 
 
 def ensure_dagster_home(env: Environment) -> Path:
-    """DAGSTER_HOME as set, or the environment's own; with the project's instance config in it."""
+    """DAGSTER_HOME as set, or the environment's own, holding the instance config the environment implies.
+
+    A dagster.yaml someone wrote by hand is left alone; one rendered by dataops is kept current.
+    """
     home = Path(os.environ.get("DAGSTER_HOME") or env.data_path / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copyfile(PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
+    config = home / "dagster.yaml"
+    if not config.exists() or config.read_text().startswith(HEADER.split("{")[0]):
+        config.write_text(render_instance_yaml(env))
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -88,6 +91,7 @@ def run_pipeline(env: Environment, days: list[dt.date], echo=print) -> PipelineO
     echo(f"dbt's output goes to {log_path}")
     # dagster-dbt re-prints every dbt event on stdout; keep the terminal for the summary.
     with dg.DagsterInstance.get() as instance, open(log_path, "w") as log, contextlib.redirect_stdout(log):
+        apply_pool_limits(instance, env)
         result = job.execute_in_process(
             instance=instance,
             # The full event log is in the instance (and the UI); the terminal gets warnings only.

@@ -106,10 +106,6 @@ class Automation(Strict):
     schedule_minute: int = Field(0, ge=0, le=59)
 
 
-class Retention(Strict):
-    hot_days: int = Field(30, ge=1)
-
-
 class DataScope(Strict):
     """Which data this environment's pipeline sees."""
 
@@ -140,7 +136,6 @@ class Environment(Strict):
     dagster: DagsterInstanceSpec = DagsterInstanceSpec()
     scale: Scale = Scale()
     automation: Automation = Automation()
-    retention: Retention = Retention()
     data_scope: DataScope = DataScope()
 
     @field_validator("name")

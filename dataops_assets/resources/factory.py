@@ -22,7 +22,7 @@ def cold_storage(env: Environment) -> ColdStorage:
 
 
 def warehouse(env: Environment) -> Warehouse:
-    return DuckDBWarehouse(path=str(env.local_path(env.warehouse.path)))
+    return DuckDBWarehouse(path=str(env.local_path(env.warehouse.path)), dbt_threads=env.scale.dbt_threads)
 
 
 def hot_store(env: Environment) -> HotStore:

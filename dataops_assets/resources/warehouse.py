@@ -37,6 +37,7 @@ class Warehouse(dg.ConfigurableResource):
 
 class DuckDBWarehouse(Warehouse):
     path: str
+    dbt_threads: int = 1
 
     @contextlib.contextmanager
     def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -84,4 +85,4 @@ class DuckDBWarehouse(Warehouse):
         return "duckdb"
 
     def dbt_env(self) -> dict[str, str]:
-        return {"DATAOPS_WAREHOUSE_PATH": str(Path(self.path).resolve())}
+        return {"DATAOPS_WAREHOUSE_PATH": str(Path(self.path).resolve()), "DATAOPS_DBT_THREADS": str(self.dbt_threads)}

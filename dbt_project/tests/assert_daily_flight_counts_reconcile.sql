@@ -1,4 +1,5 @@
-{{ config(tags=['daily']) }}
+-- Attached in Dagster as a check on mart_carrier_origin_daily (the last model it reads).
+{{ config(tags=['daily'], meta={'dagster': {'ref': {'name': 'mart_carrier_origin_daily'}}}) }}
 
 -- For every day of the current window the flight count must agree across the chain:
 -- raw.flights rows = stg_flights rows = int_flights_with_weather rows (the weather join must not

@@ -30,7 +30,8 @@ def build_serving_asset(table: ServedTable, partitions_def: dg.PartitionsDefinit
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=HOT_STORE_POOL,
         freshness_policy=HOT_FRESHNESS,
-        automation_condition=dg.AutomationCondition.eager(),
+        # eager() alone only looks at the latest day; a late or re-run older day must publish too.
+        automation_condition=dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window()),
         kinds={"sqlite"},
         metadata={"primary_key": list(table.key)},
     )

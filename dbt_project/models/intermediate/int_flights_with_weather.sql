@@ -10,7 +10,9 @@
 
 -- Each flight in the window with the weather at its origin during its scheduled departure hour
 -- (local date + local hour; left join, so flights without an observation keep null weather)
--- and its carrier's name. Grain: one row per flight, as in stg_flights.
+-- and its carrier's name, airports' names and plane. Grain: one row per flight, as in stg_flights.
+-- Joining the dimensions here also makes them upstream of every daily model, so Dagster builds
+-- them first and the relationships tests on stg_flights run in the daily build.
 with flights as (
 
     select * from {{ ref('stg_flights') }}
@@ -29,6 +31,18 @@ airlines as (
 
     select * from {{ ref('stg_airlines') }}
 
+),
+
+airports as (
+
+    select * from {{ ref('stg_airports') }}
+
+),
+
+planes as (
+
+    select * from {{ ref('stg_planes') }}
+
 )
 
 select
@@ -38,7 +52,13 @@ select
     flights.flight_number,
     flights.tailnum,
     flights.origin,
+    origin_airport.airport_name   as origin_name,
     flights.dest,
+    dest_airport.airport_name     as dest_name,
+    planes.manufacture_year       as plane_manufacture_year,
+    planes.aircraft_type          as plane_aircraft_type,
+    planes.engine_count           as plane_engine_count,
+    planes.seat_count             as plane_seat_count,
     flights.scheduled_dep_time,
     flights.scheduled_dep_hour,
     flights.scheduled_dep_minute,
@@ -69,3 +89,9 @@ left join weather
     and weather.observation_hour = flights.scheduled_dep_hour
 left join airlines
     on airlines.carrier = flights.carrier
+left join airports as origin_airport
+    on origin_airport.airport_code = flights.origin
+left join airports as dest_airport
+    on dest_airport.airport_code = flights.dest
+left join planes
+    on planes.tailnum = flights.tailnum
