@@ -12,7 +12,9 @@ from dataops_assets.environments.model import Environment
 def daily_partitions(env: Environment) -> dg.DailyPartitionsDefinition:
     scope = env.data_scope
     end = (scope.end + dt.timedelta(days=1)).isoformat() if scope.end else None  # Dagster's end is exclusive
-    return dg.DailyPartitionsDefinition(start_date=scope.start.isoformat(), end_date=end, timezone=scope.timezone)
+    return dg.DailyPartitionsDefinition(
+        start_date=scope.start.isoformat(), end_date=end, timezone=scope.timezone
+    )
 
 
 def partition_keys(context: dg.AssetExecutionContext) -> list[str | None]:

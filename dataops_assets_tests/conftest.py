@@ -19,7 +19,9 @@ PIPELINE_DAYS = [dt.date(2013, 1, 1) + dt.timedelta(days=i) for i in range(3)]
 def testing_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("dataops-testing")
     saved = {k: os.environ.get(k) for k in ("DATAOPS_ENV", "DATAOPS_DATA_DIR", "DAGSTER_HOME")}
-    os.environ.update(DATAOPS_ENV="testing", DATAOPS_DATA_DIR=str(root), DAGSTER_HOME=str(root / "dagster_home"))
+    os.environ.update(
+        DATAOPS_ENV="testing", DATAOPS_DATA_DIR=str(root), DAGSTER_HOME=str(root / "dagster_home")
+    )
     yield root
     for key, value in saved.items():
         if value is None:

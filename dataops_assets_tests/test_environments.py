@@ -92,4 +92,7 @@ def test_rendered_instance_config_is_valid_dagster_config(name, tmp_path):
 
     (tmp_path / "dagster.yaml").write_text(render_instance_yaml(load_environment(name)))
     config, _ = dagster_instance_config(str(tmp_path))
-    assert config["concurrency"]["runs"]["max_concurrent_runs"] == load_environment(name).scale.max_concurrent_runs
+    assert (
+        config["concurrency"]["runs"]["max_concurrent_runs"]
+        == load_environment(name).scale.max_concurrent_runs
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 
+import pytest
+
 from dataops_assets.resources.hot_store import SQLiteHotStore
 
 DAYS = ["2013-01-01", "2013-01-02"]
@@ -31,10 +33,8 @@ def test_a_failed_publish_leaves_the_previous_version(tmp_path):
     store = SQLiteHotStore(path=str(tmp_path / "hot.sqlite"))
     store.publish("t", COLUMNS, rows(1, 3), "flight_date", DAYS)
     broken = rows(2, 3) + [("2013-01-01", "too", "many", "values")]
-    try:
+    with pytest.raises(sqlite3.ProgrammingError):
         store.publish("t", COLUMNS, broken, "flight_date", DAYS)
-    except sqlite3.ProgrammingError:
-        pass
     with sqlite3.connect(store.path) as con:
         assert con.execute("SELECT DISTINCT flights FROM t").fetchall() == [(1,)]
         assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 6
@@ -52,7 +52,9 @@ def test_readers_see_the_old_or_the_new_version_never_a_mix(tmp_path):
         with store.connect(read_only=True) as con:
             while not done.is_set():
                 try:
-                    seen.append(tuple(con.execute("SELECT count(*), min(flights), max(flights) FROM t").fetchone()))
+                    seen.append(
+                        tuple(con.execute("SELECT count(*), min(flights), max(flights) FROM t").fetchone())
+                    )
                 except BaseException as error:  # a lock error or a partial read would land here
                     errors.append(error)
                     return

@@ -57,9 +57,16 @@ def test_bad_rows_are_quarantined_with_reasons_and_none_lost(bad_landing, tmp_pa
     assert outcome.rows_landed == 2
     assert outcome.rows_quarantined == len(BAD_LINES)
     assert outcome.accounted
-    landed = duckdb.execute("SELECT flight FROM read_parquet(?) ORDER BY 1", [str(tmp_path / "landed.parquet")])
+    landed = duckdb.execute(
+        "SELECT flight FROM read_parquet(?) ORDER BY 1", [str(tmp_path / "landed.parquet")]
+    )
     assert [r[0] for r in landed.fetchall()] == [10, 11]
-    reasons = [r[0] for r in duckdb.execute("SELECT reason FROM read_parquet(?)", [str(tmp_path / "q.parquet")]).fetchall()]
+    reasons = [
+        r[0]
+        for r in duckdb.execute(
+            "SELECT reason FROM read_parquet(?)", [str(tmp_path / "q.parquet")]
+        ).fetchall()
+    ]
     for expected in BAD_LINES.values():
         assert sum(expected in r for r in reasons) == 1, (expected, reasons)
 
@@ -67,7 +74,9 @@ def test_bad_rows_are_quarantined_with_reasons_and_none_lost(bad_landing, tmp_pa
 def test_a_bad_row_does_not_make_a_good_one_a_duplicate(tmp_path):
     path = tmp_path / "f.csv"
     path.write_text("\n".join([HEADER, good(7, dep="bad"), good(7)]) + "\n")
-    outcome = validate_partition(get_source("flights"), [path], DAY, tmp_path / "l.parquet", tmp_path / "q.parquet")
+    outcome = validate_partition(
+        get_source("flights"), [path], DAY, tmp_path / "l.parquet", tmp_path / "q.parquet"
+    )
     assert (outcome.rows_landed, outcome.rows_quarantined) == (1, 1)
 
 
@@ -79,7 +88,9 @@ def test_duplicates_across_files_keep_the_first_file_s_row(tmp_path):
         get_source("flights"), [first, second], DAY, tmp_path / "l.parquet", tmp_path / "q.parquet"
     )
     assert (outcome.rows_read, outcome.rows_landed, outcome.rows_quarantined) == (3, 2, 1)
-    dep = duckdb.execute("SELECT dep_time FROM read_parquet(?) WHERE flight = 8", [str(tmp_path / "l.parquet")])
+    dep = duckdb.execute(
+        "SELECT dep_time FROM read_parquet(?) WHERE flight = 8", [str(tmp_path / "l.parquet")]
+    )
     assert dep.fetchone()[0] == 559
 
 
@@ -102,7 +113,9 @@ def test_unreadable_files_are_refused_naming_file_and_problem(tmp_path, content,
 def test_header_only_file_lands_nothing_and_loses_nothing(tmp_path):
     path = tmp_path / "landing.csv"
     path.write_text(HEADER + "\n")
-    outcome = validate_partition(get_source("flights"), [path], DAY, tmp_path / "l.parquet", tmp_path / "q.parquet")
+    outcome = validate_partition(
+        get_source("flights"), [path], DAY, tmp_path / "l.parquet", tmp_path / "q.parquet"
+    )
     assert (outcome.rows_read, outcome.rows_landed, outcome.rows_quarantined) == (0, 0, 0)
 
 

@@ -34,7 +34,9 @@ def test_cold_partitions_hold_exactly_the_source_rows(pipeline_run, testing_env)
             assert manifest["rows"] == count, (dataset, day)
             assert manifest["ingestion"]["rows_read"] == count + manifest["ingestion"]["rows_quarantined"]
             [entry] = manifest["files"]
-            rows = duckdb.execute("SELECT count(*) FROM read_parquet(?)", [storage.readable_path(entry["path"])])
+            rows = duckdb.execute(
+                "SELECT count(*) FROM read_parquet(?)", [storage.readable_path(entry["path"])]
+            )
             assert rows.fetchone()[0] == count
 
 
@@ -60,10 +62,14 @@ def test_marts_sum_back_to_raw_rows(pipeline_run, testing_env):
 def test_hot_store_serves_the_marts_row_for_row(pipeline_run, testing_env):
     store = hot_store(testing_env)
     for table in SERVED_TABLES:
-        columns, mart_rows = warehouse(testing_env).fetch(f"SELECT * FROM {table.relation} ORDER BY {', '.join(table.key)}")
+        columns, mart_rows = warehouse(testing_env).fetch(
+            f"SELECT * FROM {table.relation} ORDER BY {', '.join(table.key)}"
+        )
         with sqlite3.connect(f"file:{store.path}?mode=ro", uri=True) as con:
             hot_rows = con.execute(f'SELECT * FROM "{table.name}" ORDER BY {", ".join(table.key)}').fetchall()
-            published = con.execute('SELECT last_partition, rows FROM "_published" WHERE table_name = ?', [table.name]).fetchone()
+            published = con.execute(
+                'SELECT last_partition, rows FROM "_published" WHERE table_name = ?', [table.name]
+            ).fetchone()
         assert len(hot_rows) == len(mart_rows) > 0
         date_at = columns.index(table.date_column)
         assert [r[date_at] for r in hot_rows] == [str(r[date_at]) for r in mart_rows]

@@ -85,4 +85,6 @@ def test_a_new_json_source_ingests_and_publishes_with_configuration_only(tmp_pat
     assert raw["dagster/row_count"].value == 1
     cold = env.local_path(env.cold_storage.path) / f"raw/sensor_readings/date={day}"
     [parquet] = cold.glob("part-*.parquet")
-    assert duckdb.execute("SELECT sensor_id, value FROM read_parquet(?)", [str(parquet)]).fetchall() == [("a", 1.5)]
+    assert duckdb.execute("SELECT sensor_id, value FROM read_parquet(?)", [str(parquet)]).fetchall() == [
+        ("a", 1.5)
+    ]

@@ -6,6 +6,7 @@ import dagster as dg
 
 from dataops_assets.automation.jobs import DAILY_PIPELINE
 from dataops_assets.environments.model import Environment
+from dataops_assets.partitions import daily_partitions
 from dataops_assets.resources.landing_zone import LandingZone
 from dataops_assets.sources.model import Source
 
@@ -40,6 +41,8 @@ def new_landing_partitions(
 
 
 def landing_sensor(env: Environment, sources: tuple[Source, ...]) -> dg.SensorDefinition:
+    days = daily_partitions(env)
+
     @dg.sensor(
         name="landing_zone_sensor",
         job_name=DAILY_PIPELINE,
@@ -50,7 +53,13 @@ def landing_sensor(env: Environment, sources: tuple[Source, ...]) -> dg.SensorDe
     def sense(context: dg.SensorEvaluationContext, landing: LandingZone):
         cursor = float(context.cursor or 0)
         partitions, newest = new_landing_partitions(sources, landing, cursor)
-        for day, mtime in sorted(partitions.items()):
+        known = days.get_partition_keys()
+        outside = sorted(set(partitions) - set(known))
+        if outside:
+            context.log.warning(
+                f"ignoring landing files for days outside the data scope: {', '.join(outside)}"
+            )
+        for day, mtime in sorted((d, m) for d, m in partitions.items() if d in known):
             # The run key makes a file's arrival request at most one run, even across ticks.
             yield dg.RunRequest(run_key=f"{day}@{mtime}", partition_key=day)
         context.update_cursor(str(newest))

@@ -21,7 +21,9 @@ def env_list() -> None:
     for name in ENVIRONMENT_NAMES:
         if (ENVIRONMENTS_DIR / f"{name}.yaml").exists():
             e = environment(name)
-            click.echo(f"{name:<12} warehouse={e.warehouse.kind:<8} hot={e.hot_store.kind:<8} {e.description}")
+            click.echo(
+                f"{name:<12} warehouse={e.warehouse.kind:<8} hot={e.hot_store.kind:<8} {e.description}"
+            )
 
 
 @env.command("show")

@@ -112,7 +112,9 @@ def run_pipeline(env: Environment, days: list[dt.date], echo=print) -> PipelineO
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
         outcome.failure = (
-            f"{failures[0].step_key}: {_root_cause(failures[0].step_failure_data)}" if failures else "the run failed"
+            f"{failures[0].step_key}: {_root_cause(failures[0].step_failure_data)}"
+            if failures
+            else "the run failed"
         )
     from dataops_assets.cli.summary import pillar_summary
 

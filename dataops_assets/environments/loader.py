@@ -15,7 +15,9 @@ DEFAULT_ENVIRONMENT = "sandbox"
 
 def _check_name(name: str, origin: str) -> str:
     if name not in ENVIRONMENT_NAMES:
-        raise InvalidConfig(f"{origin}{name!r} is not an environment; expected one of {', '.join(ENVIRONMENT_NAMES)}")
+        raise InvalidConfig(
+            f"{origin}{name!r} is not an environment; expected one of {', '.join(ENVIRONMENT_NAMES)}"
+        )
     return name
 
 

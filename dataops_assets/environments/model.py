@@ -102,7 +102,9 @@ class Scale(Strict):
 class Automation(Strict):
     schedules: bool = False
     sensors: bool = False
-    schedule_hour: int = Field(6, ge=0, le=23, description="Local hour (data_scope.timezone) of the daily run")
+    schedule_hour: int = Field(
+        6, ge=0, le=23, description="Local hour (data_scope.timezone) of the daily run"
+    )
     schedule_minute: int = Field(0, ge=0, le=59)
 
 

@@ -17,7 +17,9 @@ def table_schema(source: Source) -> dg.TableSchema:
                 c.name,
                 c.type,
                 description=c.description or None,
-                constraints=dg.TableColumnConstraints(nullable=c.nullable and c.name not in source.primary_key),
+                constraints=dg.TableColumnConstraints(
+                    nullable=c.nullable and c.name not in source.primary_key
+                ),
             )
             for c in source.columns
         ]

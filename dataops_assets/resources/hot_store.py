@@ -69,12 +69,19 @@ class SQLiteHotStore(HotStore):
             con.execute("BEGIN IMMEDIATE")
             try:
                 if rows:
-                    types = [_sqlite_type(next((r[i] for r in rows if r[i] is not None), "")) for i in range(len(columns))]
+                    types = [
+                        _sqlite_type(next((r[i] for r in rows if r[i] is not None), ""))
+                        for i in range(len(columns))
+                    ]
                     definition = ", ".join(f'"{c}" {t}' for c, t in zip(columns, types, strict=True))
                     con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({definition})')
-                    con.execute(f'CREATE INDEX IF NOT EXISTS "{table}_by_date" ON "{table}" ("{date_column}")')
+                    con.execute(
+                        f'CREATE INDEX IF NOT EXISTS "{table}_by_date" ON "{table}" ("{date_column}")'
+                    )
                 marks = ", ".join("?" * len(partitions))
-                exists = con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", [table]).fetchone()
+                exists = con.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", [table]
+                ).fetchone()
                 if exists:
                     con.execute(f'DELETE FROM "{table}" WHERE "{date_column}" IN ({marks})', partitions)
                 con.executemany(
@@ -85,8 +92,14 @@ class SQLiteHotStore(HotStore):
                     f'CREATE TABLE IF NOT EXISTS "{CATALOG}" (table_name TEXT PRIMARY KEY, '
                     "last_partition TEXT, rows INTEGER, published_at TEXT)"
                 )
-                total = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] if (exists or rows) else 0
-                last = con.execute(f'SELECT max("{date_column}") FROM "{table}"').fetchone()[0] if total else None
+                total = (
+                    con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] if (exists or rows) else 0
+                )
+                last = (
+                    con.execute(f'SELECT max("{date_column}") FROM "{table}"').fetchone()[0]
+                    if total
+                    else None
+                )
                 con.execute(
                     f'INSERT OR REPLACE INTO "{CATALOG}" VALUES (?, ?, ?, ?)',
                     [table, last, total, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")],

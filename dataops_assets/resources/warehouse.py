@@ -85,4 +85,7 @@ class DuckDBWarehouse(Warehouse):
         return "duckdb"
 
     def dbt_env(self) -> dict[str, str]:
-        return {"DATAOPS_WAREHOUSE_PATH": str(Path(self.path).resolve()), "DATAOPS_DBT_THREADS": str(self.dbt_threads)}
+        return {
+            "DATAOPS_WAREHOUSE_PATH": str(Path(self.path).resolve()),
+            "DATAOPS_DBT_THREADS": str(self.dbt_threads),
+        }

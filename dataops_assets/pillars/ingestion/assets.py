@@ -35,7 +35,9 @@ def ingest_partition(
     pattern = source.landing_glob(partition)
     files = landing.files(pattern)
     if not files:
-        raise RefusedFile(pattern, f"no landing files for {source.name} {partition or ''} (looked for {pattern})")
+        raise RefusedFile(
+            pattern, f"no landing files for {source.name} {partition or ''} in the landing zone"
+        )
     landed = workdir / f"{source.name}-{partition}-landed.parquet"
     quarantined = workdir / f"{source.name}-{partition}-quarantine.parquet"
     day = dt.date.fromisoformat(partition) if partition else None
@@ -48,7 +50,9 @@ def ingest_partition(
     return outcome
 
 
-def build_ingestion_asset(source: Source, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
+def build_ingestion_asset(
+    source: Source, partitions_def: dg.PartitionsDefinition | None
+) -> dg.AssetsDefinition:
     key = ingestion_key(source)
 
     @dg.asset(
@@ -83,15 +87,24 @@ def build_ingestion_asset(source: Source, partitions_def: dg.PartitionsDefinitio
                     f"quarantined {outcome.rows_quarantined}"
                 )
                 outcomes.append(outcome)
-            preview = parquet_preview(str(Path(workdir) / f"{source.name}-{outcomes[-1].partition}-landed.parquet"))
+            last = outcomes[-1].partition
+            preview = parquet_preview(str(Path(workdir) / f"{source.name}-{last}-landed.parquet"))
+            quarantine_preview = parquet_preview(
+                str(Path(workdir) / f"{source.name}-{last}-quarantine.parquet")
+            )
 
         reasons: dict[str, int] = {}
         for o in outcomes:
             for reason, n in o.reasons.items():
                 reasons[reason] = reasons.get(reason, 0) + n
         per_partition = [
-            {"partition": o.partition or "full", "files": len(o.files), "read": o.rows_read,
-             "landed": o.rows_landed, "quarantined": o.rows_quarantined}
+            {
+                "partition": o.partition or "full",
+                "files": len(o.files),
+                "read": o.rows_read,
+                "landed": o.rows_landed,
+                "quarantined": o.rows_quarantined,
+            }
             for o in outcomes
         ]
         unaccounted = [o.partition for o in outcomes if not o.accounted]
@@ -103,6 +116,7 @@ def build_ingestion_asset(source: Source, partitions_def: dg.PartitionsDefinitio
                 "quarantine_reasons": dg.MetadataValue.json(reasons),
                 "per_partition": markdown_table(per_partition),
                 "preview": preview,
+                "quarantine_preview": quarantine_preview,
             }
         )
         yield dg.AssetCheckResult(

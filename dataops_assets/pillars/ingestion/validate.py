@@ -72,7 +72,9 @@ def _lit(value: str) -> str:
 def _csv_header(path: Path, source: Source) -> list[str]:
     try:
         with open(path, newline="", encoding="utf-8") as handle:
-            header = next(csv.reader(handle, delimiter=source.csv.delimiter, quotechar=source.csv.quote), None)
+            header = next(
+                csv.reader(handle, delimiter=source.csv.delimiter, quotechar=source.csv.quote), None
+            )
     except UnicodeDecodeError:
         raise RefusedFile(path, "the header is not valid UTF-8 text") from None
     if not header or header == [""]:
@@ -118,12 +120,12 @@ def _load_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, source:
         try:
             found = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
         except duckdb.Error as error:
-            raise RefusedFile(path, f"not a readable {source.format} file ({str(error).splitlines()[0]})") from None
+            raise RefusedFile(
+                path, f"not a readable {source.format} file ({str(error).splitlines()[0]})"
+            ) from None
         _check_columns(path, found, source)
     try:
-        con.execute(
-            f"INSERT INTO incoming SELECT {file_id}, row_number() OVER (), {cols} FROM {reader}"
-        )
+        con.execute(f"INSERT INTO incoming SELECT {file_id}, row_number() OVER (), {cols} FROM {reader}")
     except duckdb.Error as error:
         raise RefusedFile(path, f"cannot be read as {source.format}: {str(error).splitlines()[0]}") from None
     if source.format == "csv":
@@ -139,7 +141,9 @@ def _typed(column: str, type_: str) -> str:
     value = _q(column)
     if type_ in ("integer", "bigint"):
         # DuckDB rounds '1.5' to 2 when casting text to an integer: demand integer text instead.
-        return f"CASE WHEN regexp_matches({value}, {_lit(INTEGER_TEXT)}) THEN TRY_CAST({value} AS {target}) END"
+        return (
+            f"CASE WHEN regexp_matches({value}, {_lit(INTEGER_TEXT)}) THEN TRY_CAST({value} AS {target}) END"
+        )
     return f"TRY_CAST({value} AS {target})"
 
 
@@ -190,7 +194,9 @@ def validate_partition(
         if partition is not None and source.partition_date is not None:
             pd = source.partition_date
             row_date = (
-                f"make_date({', '.join(_q(p) for p in pd.parts)})" if pd.parts else f"CAST({_q(pd.column)} AS DATE)"
+                f"make_date({', '.join(_q(p) for p in pd.parts)})"
+                if pd.parts
+                else f"CAST({_q(pd.column)} AS DATE)"
             )
             partition_check = (
                 f"CASE WHEN {row_date} <> DATE {_lit(partition.isoformat())} THEN "
@@ -219,10 +225,12 @@ def validate_partition(
             f"UNION ALL SELECT {file_names}[_file + 1], NULL, _line, reason, raw FROM rejected "
             f"ORDER BY source_file, record NULLS LAST, line) TO {_lit(str(quarantine_path))} (FORMAT parquet)"
         )
-        read_ok, = con.execute("SELECT count(*) FROM incoming").fetchone()
-        read_bad, = con.execute("SELECT count(*) FROM rejected").fetchone()
+        (read_ok,) = con.execute("SELECT count(*) FROM incoming").fetchone()
+        (read_bad,) = con.execute("SELECT count(*) FROM rejected").fetchone()
         outcome.rows_read = read_ok + read_bad
-        outcome.rows_landed, = con.execute(f"SELECT count(*) FROM read_parquet({_lit(str(landed_path))})").fetchone()
+        (outcome.rows_landed,) = con.execute(
+            f"SELECT count(*) FROM read_parquet({_lit(str(landed_path))})"
+        ).fetchone()
         for reason, n in con.execute(
             f"SELECT reason, count(*) FROM read_parquet({_lit(str(quarantine_path))}) GROUP BY ALL"
         ).fetchall():

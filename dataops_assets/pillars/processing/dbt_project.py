@@ -6,6 +6,7 @@ manifest is rebuilt only when it is missing or older than a file it is built fro
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -32,15 +33,39 @@ def _newest_source_mtime() -> float:
     return newest
 
 
+def _is_current() -> bool:
+    return MANIFEST_PATH.exists() and MANIFEST_PATH.stat().st_mtime >= _newest_source_mtime()
+
+
 def ensure_manifest() -> Path:
-    if MANIFEST_PATH.exists() and MANIFEST_PATH.stat().st_mtime >= _newest_source_mtime():
+    if _is_current():
         return MANIFEST_PATH
+    MANIFEST_PATH.parent.mkdir(parents=True, exist_ok=True)
+    # `dagster dev` imports the code location in several processes at once: one parses, the rest wait.
+    with open(MANIFEST_PATH.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _is_current():
+            _parse()
+    return MANIFEST_PATH
+
+
+def _parse() -> None:
     env = os.environ | {"DATAOPS_WAREHOUSE_PATH": os.environ.get("DATAOPS_WAREHOUSE_PATH", ":memory:")}
     result = subprocess.run(
-        [dbt_executable(), "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-         "--quiet"],
-        cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, check=False,
+        [
+            dbt_executable(),
+            "parse",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--quiet",
+        ],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0 or not MANIFEST_PATH.exists():
         raise RuntimeError(f"dbt parse failed for {DBT_PROJECT_DIR}:\n{result.stdout}{result.stderr}")
-    return MANIFEST_PATH

@@ -19,7 +19,9 @@ def warehouse_key(source: Source) -> dg.AssetKey:
     return dg.AssetKey(["warehouse", source.name])
 
 
-def build_warehouse_load_asset(source: Source, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
+def build_warehouse_load_asset(
+    source: Source, partitions_def: dg.PartitionsDefinition | None
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=warehouse_key(source),
         group_name="processing",
@@ -35,14 +37,20 @@ def build_warehouse_load_asset(source: Source, partitions_def: dg.PartitionsDefi
         for partition in partition_keys(context):
             manifest = read_manifest(cold_storage, source.name, partition)
             if manifest is None:
-                raise dg.Failure(f"raw/{source.name} {partition or ''} is not published: materialize it first")
+                raise dg.Failure(
+                    f"raw/{source.name} {partition or ''} is not published: materialize it first"
+                )
             files[partition] = [cold_storage.readable_path(f["path"]) for f in manifest["files"]]
         if source.is_daily:
             rows = warehouse.load_partitions(source.name, files)  # type: ignore[arg-type]
         else:
             rows = warehouse.replace_table(source.name, files[None])
         return dg.MaterializeResult(
-            metadata={"dagster/row_count": rows, "table": f"raw.{source.name}", "partitions_loaded": len(files)}
+            metadata={
+                "dagster/row_count": rows,
+                "table": f"raw.{source.name}",
+                "partitions_loaded": len(files),
+            }
         )
 
     return load

@@ -42,9 +42,13 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition | No
                 "schema_fingerprint": last["schema_fingerprint"],
                 "per_partition": markdown_table(
                     [
-                        {"partition": p.manifest["partition"] or "full", "rows": p.manifest["rows"],
-                         "bytes": p.manifest["bytes"], "sha256": p.manifest["files"][0]["sha256"][:16],
-                         "changed": p.changed}
+                        {
+                            "partition": p.manifest["partition"] or "full",
+                            "rows": p.manifest["rows"],
+                            "bytes": p.manifest["bytes"],
+                            "sha256": p.manifest["files"][0]["sha256"][:16],
+                            "changed": p.changed,
+                        }
                         for p in published
                     ]
                 ),

@@ -45,7 +45,12 @@ def publish_partition(source: Source, partition: str | None, cold_storage: ColdS
     report = json.loads(cold_storage.get_bytes(report_key))
     data_key = layout.raw_file_key(source.name, partition, report["sha256"])
     current = read_manifest(cold_storage, source.name, partition)
-    entry = {"path": data_key, "rows": report["rows_landed"], "bytes": report["bytes"], "sha256": report["sha256"]}
+    entry = {
+        "path": data_key,
+        "rows": report["rows_landed"],
+        "bytes": report["bytes"],
+        "sha256": report["sha256"],
+    }
     schema = schema_of(source)
     if current and current["files"] == [entry] and current["schema"] == schema:
         return Published(current, changed=False)
@@ -63,7 +68,9 @@ def publish_partition(source: Source, partition: str | None, cold_storage: ColdS
         "bytes": entry["bytes"],
         "schema": schema,
         "schema_fingerprint": fingerprint(schema),
-        "ingestion": {k: report[k] for k in ("files", "rows_read", "rows_landed", "rows_quarantined", "reasons")},
+        "ingestion": {
+            k: report[k] for k in ("files", "rows_read", "rows_landed", "rows_quarantined", "reasons")
+        },
         "history": history,
     }
     cold_storage.put_bytes(layout.manifest_key(source.name, partition), canonical_json(manifest))

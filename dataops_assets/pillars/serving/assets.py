@@ -12,7 +12,9 @@ from dataops_assets.resources.warehouse import Warehouse
 
 HOT_STORE_POOL = "hot_store"
 # A daily feed is expected by the next morning; past a day and a half something is stuck.
-HOT_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=36), warn_window=dt.timedelta(hours=26))
+HOT_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=dt.timedelta(hours=36), warn_window=dt.timedelta(hours=26)
+)
 
 
 def serving_key(table: ServedTable) -> dg.AssetKey:
@@ -31,7 +33,9 @@ def build_serving_asset(table: ServedTable, partitions_def: dg.PartitionsDefinit
         pool=HOT_STORE_POOL,
         freshness_policy=HOT_FRESHNESS,
         # eager() alone only looks at the latest day; a late or re-run older day must publish too.
-        automation_condition=dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window()),
+        automation_condition=dg.AutomationCondition.eager().without(
+            dg.AutomationCondition.in_latest_time_window()
+        ),
         kinds={"sqlite"},
         metadata={"primary_key": list(table.key)},
     )

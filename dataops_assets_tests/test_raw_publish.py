@@ -1,0 +1,97 @@
+"""Publishing to cold storage is atomic: a crash mid-publish leaves the previous partition current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from dataops_assets import layout
+from dataops_assets.integrity import canonical_json, sha256_file
+from dataops_assets.pillars.ingestion.assets import build_ingestion_asset
+from dataops_assets.pillars.raw.publish import NothingStaged, publish_partition, read_manifest
+from dataops_assets.pillars.raw.verify import verify_cold_storage
+from dataops_assets.resources.cold_storage import LocalColdStorage
+from dataops_assets.resources.landing_zone import LocalLandingZone
+from dataops_assets.sources.catalog import get_source
+
+DAY = "2013-01-02"
+SOURCE = get_source("airlines")  # any source: the publish logic does not depend on its schema
+
+
+def stage(storage: LocalColdStorage, tmp_path: Path, rows: int) -> None:
+    """Stage a landed file as ingestion does: the data, then the report that vouches for it."""
+    import duckdb
+
+    local = tmp_path / f"staged-{rows}.parquet"
+    duckdb.execute(
+        f"COPY (SELECT 'C' || i AS carrier, 'Airline ' || i AS name FROM range({rows}) t(i)) TO '{local}' (FORMAT parquet)"
+    )
+    storage.put_file(local, layout.staged_key(SOURCE.name, DAY))
+    report = {
+        "files": ["airlines/x.csv"],
+        "rows_read": rows,
+        "rows_landed": rows,
+        "rows_quarantined": 0,
+        "reasons": {},
+        "sha256": sha256_file(local),
+        "bytes": local.stat().st_size,
+    }
+    storage.put_bytes(layout.staged_report_key(SOURCE.name, DAY), canonical_json(report))
+
+
+def test_publishing_the_same_data_twice_changes_nothing(tmp_path):
+    storage = LocalColdStorage(root=str(tmp_path / "cold"))
+    stage(storage, tmp_path, 3)
+    first = publish_partition(SOURCE, DAY, storage)
+    second = publish_partition(SOURCE, DAY, storage)
+    assert first.changed and not second.changed
+    assert first.manifest == second.manifest
+
+
+def test_a_crash_before_the_manifest_leaves_the_old_version_and_a_rerun_completes(tmp_path, monkeypatch):
+    storage = LocalColdStorage(root=str(tmp_path / "cold"))
+    stage(storage, tmp_path, 3)
+    old = publish_partition(SOURCE, DAY, storage).manifest
+
+    stage(storage, tmp_path, 5)
+    real_put_bytes = LocalColdStorage.put_bytes
+
+    def crash_on_manifest(self, key, data):
+        if key.endswith(layout.MANIFEST):
+            raise KeyboardInterrupt("killed mid-publish")
+        return real_put_bytes(self, key, data)
+
+    monkeypatch.setattr(LocalColdStorage, "put_bytes", crash_on_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        publish_partition(SOURCE, DAY, storage)
+    assert read_manifest(storage, SOURCE.name, DAY) == old  # readers still see the complete old version
+    assert not list((tmp_path / "cold").rglob("*.tmp"))
+
+    monkeypatch.setattr(LocalColdStorage, "put_bytes", real_put_bytes)
+    new = publish_partition(SOURCE, DAY, storage).manifest
+    assert new["rows"] == 5
+    assert new["history"] == old["files"]  # the superseded file is kept, and still listed
+    assert verify_cold_storage(storage).problems == []
+
+
+def test_publishing_before_ingestion_says_what_to_do(tmp_path):
+    with pytest.raises(NothingStaged, match="materialize ingestion/airlines first"):
+        publish_partition(SOURCE, DAY, LocalColdStorage(root=str(tmp_path)))
+
+
+def test_a_day_without_landing_files_fails_naming_the_day(tmp_path):
+    result = dg.materialize(
+        [build_ingestion_asset(get_source("flights"), dg.DailyPartitionsDefinition(start_date="2013-01-01"))],
+        partition_key=DAY,
+        resources={
+            "landing": LocalLandingZone(root=str(tmp_path)),
+            "cold_storage": LocalColdStorage(root=str(tmp_path / "cold")),
+        },
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert f"no landing files for flights {DAY}" in failure.step_failure_data.user_failure_data.description
+    assert not (tmp_path / "cold" / layout.STAGING).exists()
