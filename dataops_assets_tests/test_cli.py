@@ -86,3 +86,27 @@ def test_verify_passes_then_catches_a_flipped_byte_a_deleted_and_a_stray_file(
     assert f"changed: raw/flights/{flipped.parent.name}/{flipped.name}" in bad.stdout
     assert f"missing: raw/flights/{deleted.parent.name}/{deleted.name}" in bad.stdout
     assert "extra: raw/flights/date=2013-01-01/stray.parquet" in bad.stdout
+
+
+@pytest.mark.slow
+def test_a_refused_landing_file_fails_the_run_naming_file_and_problem(tmp_path):
+    from dataops_assets.environments.loader import load_environment
+    from dataops_assets.sources.replay import replay_nycflights13
+
+    day = "2013-01-02"
+    env = load_environment("testing")
+    landing = tmp_path / env.landing.path
+    replay_nycflights13(landing, [__import__("datetime").date.fromisoformat(day)], tmp_path / "cache")
+    bad = landing / f"flights/date={day}/renamed-column.csv"
+    good = (landing / f"flights/date={day}/flights.csv").read_text().splitlines()
+    bad.write_text("\n".join([good[0].replace("tailnum", "tail_number"), good[1]]) + "\n")
+
+    result = run(
+        "pipeline", "run", "--start", day, "--end", day,
+        DATAOPS_ENV="testing", DATAOPS_DATA_DIR=str(tmp_path), DAGSTER_HOME=str(tmp_path / "home"),
+    )  # fmt: skip
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: run ") and "ingestion__flights" in line
+    assert f"{bad}: missing declared column(s) tailnum; unexpected column(s) tail_number" in line
+    assert "checks: " in result.stdout  # the summary still prints, so the user sees what did land

@@ -94,8 +94,9 @@ def run_pipeline(env: Environment, days: list[dt.date], echo=print) -> PipelineO
         apply_pool_limits(instance, env)
         result = job.execute_in_process(
             instance=instance,
-            # The full event log is in the instance (and the UI); the terminal gets warnings only.
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            # The full event log is in the instance (and the UI); the terminal gets the summary and,
+            # on failure, the one-line root cause instead of Dagster's stack traces.
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
             tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
             raise_on_error=False,
         )
