@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -95,3 +96,17 @@ def test_a_day_without_landing_files_fails_naming_the_day(tmp_path):
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert f"no landing files for flights {DAY}" in failure.step_failure_data.user_failure_data.description
     assert not (tmp_path / "cold" / layout.STAGING).exists()
+
+
+def test_new_quarantined_rows_update_the_manifest_even_when_the_data_is_the_same(tmp_path):
+    storage = LocalColdStorage(root=str(tmp_path / "cold"))
+    stage(storage, tmp_path, 3)
+    publish_partition(SOURCE, DAY, storage)
+    report = json.loads(storage.get_bytes(layout.staged_report_key(SOURCE.name, DAY)))
+    report |= {"rows_read": 5, "rows_quarantined": 2, "reasons": {"name: cannot read": 2}}
+    storage.put_bytes(layout.staged_report_key(SOURCE.name, DAY), canonical_json(report))
+
+    again = publish_partition(SOURCE, DAY, storage)
+    assert again.changed
+    assert again.manifest["ingestion"]["rows_read"] == 5
+    assert again.manifest["history"] == []  # the data file itself did not change

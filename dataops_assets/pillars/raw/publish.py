@@ -52,11 +52,6 @@ def publish_partition(source: Source, partition: str | None, cold_storage: ColdS
         "sha256": report["sha256"],
     }
     schema = schema_of(source)
-    if current and current["files"] == [entry] and current["schema"] == schema:
-        return Published(current, changed=False)
-
-    if not cold_storage.exists(data_key):
-        cold_storage.copy(layout.staged_key(source.name, partition), data_key)
     history = list(current.get("history", [])) if current else []
     if current:
         history += [f for f in current["files"] if f["path"] != data_key and f not in history]
@@ -73,5 +68,12 @@ def publish_partition(source: Source, partition: str | None, cold_storage: ColdS
         },
         "history": history,
     }
+    # Same data *and* same accounting: nothing to publish (a new file of only bad rows changes the
+    # counts but not the data, and the manifest must still tell the truth about it).
+    if manifest == current:
+        return Published(current, changed=False)
+
+    if not cold_storage.exists(data_key):
+        cold_storage.copy(layout.staged_key(source.name, partition), data_key)
     cold_storage.put_bytes(layout.manifest_key(source.name, partition), canonical_json(manifest))
     return Published(manifest, changed=True)
