@@ -10,7 +10,7 @@ import pytest
 from dataops_assets.resources.hot_store import SQLiteHotStore
 
 DAYS = ["2013-01-01", "2013-01-02"]
-COLUMNS = ["flight_date", "carrier", "flights"]
+COLUMNS = [("flight_date", "DATE"), ("carrier", "VARCHAR"), ("flights", "BIGINT")]
 
 
 def rows(version: int, per_day: int) -> list[tuple]:
@@ -32,7 +32,7 @@ def test_publish_replaces_only_its_days(tmp_path):
 def test_a_failed_publish_leaves_the_previous_version(tmp_path):
     store = SQLiteHotStore(path=str(tmp_path / "hot.sqlite"))
     store.publish("t", COLUMNS, rows(1, 3), "flight_date", DAYS)
-    broken = rows(2, 3) + [("2013-01-01", "too", "many", "values")]
+    broken = [*rows(2, 3), ("2013-01-01", "too", "many", "values")]
     with pytest.raises(sqlite3.ProgrammingError):
         store.publish("t", COLUMNS, broken, "flight_date", DAYS)
     with sqlite3.connect(store.path) as con:
@@ -72,3 +72,17 @@ def test_readers_see_the_old_or_the_new_version_never_a_mix(tmp_path):
     assert len(seen) > 10
     # every read saw one whole version: all rows, and a single version number
     assert all(count == 2 * per_day and low == high for count, low, high in seen)
+
+
+def test_columns_keep_the_warehouse_types_whatever_the_first_rows_hold(tmp_path):
+    store = SQLiteHotStore(path=str(tmp_path / "hot.sqlite"))
+    columns = [("flight_date", "DATE"), ("avg_delay", "DOUBLE"), ("flights", "BIGINT")]
+    store.publish("t", columns, [("2013-01-01", None, 3)], "flight_date", ["2013-01-01"])
+    store.publish("t", columns, [("2013-01-02", 1.5, 4)], "flight_date", ["2013-01-02"])
+    with sqlite3.connect(store.path) as con:
+        declared = {r[1]: r[2] for r in con.execute("PRAGMA table_info(t)")}
+        stored = con.execute(
+            "SELECT typeof(avg_delay), typeof(flights) FROM t WHERE avg_delay IS NOT NULL"
+        ).fetchone()
+    assert declared == {"flight_date": "TEXT", "avg_delay": "REAL", "flights": "INTEGER"}
+    assert stored == ("real", "integer")

@@ -52,8 +52,12 @@ def test_summary_rows_match_every_pillar(pipeline_run):
 def test_marts_sum_back_to_raw_rows(pipeline_run, testing_env):
     truth = flights_per_day(PIPELINE_DAYS)
     for table in SERVED_TABLES:
-        _, rows = warehouse(testing_env).fetch(
-            f"SELECT flight_date, sum(flights), sum(cancelled_flights) FROM {table.relation} GROUP BY 1 ORDER BY 1"
+        rows = (
+            warehouse(testing_env)
+            .fetch(
+                f"SELECT flight_date, sum(flights), sum(cancelled_flights) FROM {table.relation} GROUP BY 1 ORDER BY 1"
+            )
+            .rows
         )
         assert {str(d): int(n) for d, n, _ in rows} == truth
         assert all(0 <= c <= n for _, n, c in rows)
@@ -62,7 +66,7 @@ def test_marts_sum_back_to_raw_rows(pipeline_run, testing_env):
 def test_hot_store_serves_the_marts_row_for_row(pipeline_run, testing_env):
     store = hot_store(testing_env)
     for table in SERVED_TABLES:
-        columns, mart_rows = warehouse(testing_env).fetch(
+        columns, _, mart_rows = warehouse(testing_env).fetch(
             f"SELECT * FROM {table.relation} ORDER BY {', '.join(table.key)}"
         )
         with sqlite3.connect(f"file:{store.path}?mode=ro", uri=True) as con:
@@ -77,8 +81,10 @@ def test_hot_store_serves_the_marts_row_for_row(pipeline_run, testing_env):
 
 
 def test_on_time_rate_is_consistent(pipeline_run, testing_env):
-    _, rows = warehouse(testing_env).fetch(
-        "SELECT on_time_arrivals, flights, on_time_rate FROM marts.mart_carrier_origin_daily"
+    rows = (
+        warehouse(testing_env)
+        .fetch("SELECT on_time_arrivals, flights, on_time_rate FROM marts.mart_carrier_origin_daily")
+        .rows
     )
     for on_time, flights, rate in rows:
         assert rate == pytest.approx(on_time / flights)

@@ -13,7 +13,7 @@ FACT = "flights"  # the dataset whose rows the marts count
 
 def _warehouse_counts(warehouse, sql: str, days: list[str]) -> dict[str, int]:
     try:
-        _, rows = warehouse.fetch(sql, [days[0], days[-1]])
+        rows = warehouse.fetch(sql, [days[0], days[-1]]).rows
     except Exception:  # the table does not exist yet: nothing reached this pillar
         return {}
     return {str(day): int(n) for day, n in rows}

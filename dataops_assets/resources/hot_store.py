@@ -18,12 +18,14 @@ import dagster as dg
 CATALOG = "_published"
 
 
-def _sqlite_type(value: object) -> str:
-    if isinstance(value, bool | int):
+def sqlite_type(sql_type: str) -> str:
+    """The SQLite column type for a warehouse type, so a column keeps its type however its first rows look."""
+    base = sql_type.upper().split("(")[0].strip()
+    if base in ("TINYINT", "SMALLINT", "INTEGER", "INT", "BIGINT", "HUGEINT", "BOOLEAN"):
         return "INTEGER"
-    if isinstance(value, float):
+    if base in ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC", "DOUBLE PRECISION"):
         return "REAL"
-    return "TEXT"
+    return "TEXT"  # VARCHAR, DATE and TIMESTAMP (ISO text sorts and compares correctly)
 
 
 def _adapt(value: object) -> object:
@@ -36,9 +38,17 @@ def _adapt(value: object) -> object:
 
 class HotStore(dg.ConfigurableResource):
     def publish(
-        self, table: str, columns: list[str], rows: list[tuple], date_column: str, partitions: list[str]
+        self,
+        table: str,
+        columns: list[tuple[str, str]],
+        rows: list[tuple],
+        date_column: str,
+        partitions: list[str],
     ) -> int:
-        """Replace `partitions` (days in `date_column`) of `table` with `rows`, atomically; rows published."""
+        """Replace `partitions` (days in `date_column`) of `table` with `rows`, atomically; rows published.
+
+        `columns` are (name, warehouse SQL type) pairs, in the rows' order.
+        """
         raise NotImplementedError
 
     def count_by_date(self, table: str, date_column: str, partitions: list[str]) -> dict[str, int]:
@@ -62,43 +72,30 @@ class SQLiteHotStore(HotStore):
             con.close()
 
     def publish(
-        self, table: str, columns: list[str], rows: list[tuple], date_column: str, partitions: list[str]
+        self,
+        table: str,
+        columns: list[tuple[str, str]],
+        rows: list[tuple],
+        date_column: str,
+        partitions: list[str],
     ) -> int:
-        quoted = ", ".join(f'"{c}"' for c in columns)
+        quoted = ", ".join(f'"{name}"' for name, _ in columns)
+        definition = ", ".join(f'"{name}" {sqlite_type(type_)}' for name, type_ in columns)
+        marks = ", ".join("?" * len(partitions))
         with self.connect() as con:
             con.execute("BEGIN IMMEDIATE")
             try:
-                if rows:
-                    types = [
-                        _sqlite_type(next((r[i] for r in rows if r[i] is not None), ""))
-                        for i in range(len(columns))
-                    ]
-                    definition = ", ".join(f'"{c}" {t}' for c, t in zip(columns, types, strict=True))
-                    con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({definition})')
-                    con.execute(
-                        f'CREATE INDEX IF NOT EXISTS "{table}_by_date" ON "{table}" ("{date_column}")'
-                    )
-                marks = ", ".join("?" * len(partitions))
-                exists = con.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", [table]
-                ).fetchone()
-                if exists:
-                    con.execute(f'DELETE FROM "{table}" WHERE "{date_column}" IN ({marks})', partitions)
+                con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({definition})')
+                con.execute(f'CREATE INDEX IF NOT EXISTS "{table}_by_date" ON "{table}" ("{date_column}")')
+                con.execute(f'DELETE FROM "{table}" WHERE "{date_column}" IN ({marks})', partitions)
                 con.executemany(
                     f'INSERT INTO "{table}" ({quoted}) VALUES ({", ".join("?" * len(columns))})',
                     [tuple(_adapt(v) for v in r) for r in rows],
                 )
+                total, last = con.execute(f'SELECT count(*), max("{date_column}") FROM "{table}"').fetchone()
                 con.execute(
                     f'CREATE TABLE IF NOT EXISTS "{CATALOG}" (table_name TEXT PRIMARY KEY, '
                     "last_partition TEXT, rows INTEGER, published_at TEXT)"
-                )
-                total = (
-                    con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] if (exists or rows) else 0
-                )
-                last = (
-                    con.execute(f'SELECT max("{date_column}") FROM "{table}"').fetchone()[0]
-                    if total
-                    else None
                 )
                 con.execute(
                     f'INSERT OR REPLACE INTO "{CATALOG}" VALUES (?, ?, ?, ?)',

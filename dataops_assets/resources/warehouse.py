@@ -9,9 +9,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import dagster as dg
 import duckdb
+
+
+class Fetched(NamedTuple):
+    columns: list[str]
+    types: list[str]  # SQL type names, e.g. DATE, BIGINT, DOUBLE, VARCHAR
+    rows: list[tuple]
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -23,8 +30,8 @@ class Warehouse(dg.ConfigurableResource):
         """Replace raw.<dataset> as a whole (a dimension); rows loaded."""
         raise NotImplementedError
 
-    def fetch(self, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
-        """Run a read-only query; column names and rows."""
+    def fetch(self, sql: str, params: list | None = None) -> Fetched:
+        """Run a read-only query: its columns, their SQL types and its rows."""
         raise NotImplementedError
 
     def dbt_target(self) -> str:
@@ -76,10 +83,12 @@ class DuckDBWarehouse(Warehouse):
             con.execute(f"CREATE OR REPLACE TABLE raw.{dataset} AS SELECT * FROM read_parquet(?)", [files])
             return con.execute(f"SELECT count(*) FROM raw.{dataset}").fetchone()[0]
 
-    def fetch(self, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
+    def fetch(self, sql: str, params: list | None = None) -> Fetched:
         with self._connect(read_only=True) as con:
             cursor = con.execute(sql, params or [])
-            return [d[0] for d in cursor.description], cursor.fetchall()
+            return Fetched(
+                [d[0] for d in cursor.description], [str(d[1]) for d in cursor.description], cursor.fetchall()
+            )
 
     def dbt_target(self) -> str:
         return "duckdb"

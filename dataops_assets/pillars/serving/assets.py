@@ -41,12 +41,14 @@ def build_serving_asset(table: ServedTable, partitions_def: dg.PartitionsDefinit
     )
     def publish(context: dg.AssetExecutionContext, warehouse: Warehouse, hot_store: HotStore):
         days = [k for k in partition_keys(context) if k]
-        columns, rows = warehouse.fetch(
+        columns, types, rows = warehouse.fetch(
             f"SELECT * FROM {table.relation} WHERE {table.date_column} BETWEEN ?::DATE AND ?::DATE "
             f"ORDER BY {', '.join(table.key)}",
             [days[0], days[-1]],
         )
-        published = hot_store.publish(table.name, columns, rows, table.date_column, days)
+        published = hot_store.publish(
+            table.name, list(zip(columns, types, strict=True)), rows, table.date_column, days
+        )
         by_day = hot_store.count_by_date(table.name, table.date_column, days)
         return dg.MaterializeResult(
             metadata={
