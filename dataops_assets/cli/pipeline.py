@@ -20,7 +20,6 @@ class PipelineError(RuntimeError):
 class PipelineOutcome:
     run_id: str
     success: bool
-    days: list[str]
     summary: list[dict] = field(default_factory=list)
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
@@ -104,7 +103,6 @@ def run_pipeline(env: Environment, days: list[dt.date], echo=print) -> PipelineO
     outcome = PipelineOutcome(
         run_id=result.run_id,
         success=result.success,
-        days=keys,
         checks_passed=sum(e.passed for e in evaluations),
         checks_failed=sorted(
             f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evaluations if not e.passed

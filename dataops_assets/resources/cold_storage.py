@@ -35,9 +35,6 @@ class ColdStorage(dg.ConfigurableResource):
     def list_keys(self, prefix: str) -> list[str]:
         raise NotImplementedError
 
-    def delete(self, key: str) -> None:
-        raise NotImplementedError
-
     def readable_path(self, key: str) -> str:
         """A path or URL a reader (DuckDB, pyarrow) can open directly."""
         raise NotImplementedError
@@ -97,9 +94,6 @@ class LocalColdStorage(ColdStorage):
         return sorted(
             str(p.relative_to(root)) for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
         )
-
-    def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
 
     def readable_path(self, key: str) -> str:
         return str(self._path(key))
