@@ -8,7 +8,7 @@ from typing import NoReturn
 import click
 
 from dataops_assets.environments.loader import load_environment
-from dataops_assets.environments.model import Environment
+from dataops_assets.environments.model import Environment, MissingSecretError
 from dataops_assets.yaml_config import InvalidConfig
 
 
@@ -17,8 +17,13 @@ def fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def environment(name: str | None = None) -> Environment:
+def environment(name: str | None = None, secrets: bool = False) -> Environment:
+    """The environment NAME (default: DATAOPS_ENV), with every secret it references set when `secrets`."""
     try:
-        return load_environment(name)
-    except InvalidConfig as error:
+        env = load_environment(name)
+        if secrets:
+            for ref in env.secrets().values():
+                ref.resolve()
+        return env
+    except (InvalidConfig, MissingSecretError) as error:
         fail(str(error))

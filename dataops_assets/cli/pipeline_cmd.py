@@ -26,7 +26,7 @@ def pipeline_run(start: str, end: str) -> None:
 
     from dataops_assets.cli.pipeline import PipelineError, parse_window, run_pipeline
 
-    env = environment()
+    env = environment(secrets=True)
     console = Console(width=None if sys.stdout.isatty() else 160)
     try:
         days = parse_window(env, start, end)

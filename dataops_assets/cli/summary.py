@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dagster as dg
-
+from dataops_assets.environments.model import Environment
 from dataops_assets.pillars.raw.publish import read_manifest
 from dataops_assets.pillars.serving.tables import SERVED_TABLES
+from dataops_assets.resources.factory import open_resource
 from dataops_assets.sources.catalog import load_sources
 
 FACT = "flights"  # the dataset whose rows the marts count
@@ -19,10 +19,10 @@ def _warehouse_counts(warehouse, sql: str, days: list[str]) -> dict[str, int]:
     return {str(day): int(n) for day, n in rows}
 
 
-def pillar_summary(defs: dg.Definitions, days: list[str]) -> list[dict]:
-    cold_storage = defs.resources["cold_storage"]
-    warehouse = defs.resources["warehouse"]
-    hot_store = defs.resources["hot_store"]
+def pillar_summary(env: Environment, days: list[str]) -> list[dict]:
+    cold_storage, warehouse, hot_store = (
+        open_resource(env, n) for n in ("cold_storage", "warehouse", "hot_store")
+    )
     daily = [s for s in load_sources() if s.is_daily]
 
     loaded = {

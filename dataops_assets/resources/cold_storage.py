@@ -1,7 +1,8 @@
 """Cold storage: immutable files addressed by key ('raw/flights/date=2013-01-01/part-….parquet').
 
-One interface, one implementation per backend: a local directory (sandbox, testing) here, S3 for the
-shared environments. Every write is atomic: a reader sees the whole object or none of it.
+One interface, one implementation per backend: a local directory (sandbox, testing) or an S3 bucket
+and prefix (the shared environments). Every write is atomic: a reader sees the whole object or none of
+it (a rename locally; an S3 PUT is atomic by design).
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
+from pydantic import PrivateAttr
+
+from dataops_assets.resources.s3 import is_not_found
 
 
 class ColdStorage(dg.ConfigurableResource):
@@ -100,3 +105,63 @@ class LocalColdStorage(ColdStorage):
 
     def uri(self, key: str) -> str:
         return self._path(key).as_uri()
+
+
+class S3ColdStorage(ColdStorage):
+    bucket: str
+    prefix: str = ""
+    s3: S3Resource
+    _client: object = PrivateAttr(default=None)
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self.s3.get_client()
+        return self._client
+
+    def _key(self, key: str) -> str:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"storage key {key!r} escapes the storage prefix")
+        return self.prefix + key
+
+    def put_file(self, local: Path, key: str) -> None:
+        self.client.upload_file(str(local), self.bucket, self._key(key))
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def copy(self, source_key: str, target_key: str) -> None:
+        self.client.copy_object(
+            Bucket=self.bucket,
+            Key=self._key(target_key),
+            CopySource={"Bucket": self.bucket, "Key": self._key(source_key)},
+        )
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as error:
+            if is_not_found(error):
+                return False
+            raise
+        return True
+
+    def list_keys(self, prefix: str) -> list[str]:
+        # A prefix names a folder, as it does locally: "raw" must not match "raw_archive/...".
+        folder = self._key(prefix.rstrip("/") + "/" if prefix else "")
+        keys = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder):
+            for obj in page.get("Contents", []):
+                key = obj["Key"].removeprefix(self.prefix)
+                if not key.endswith("/") and not key.rsplit("/", 1)[-1].startswith("."):
+                    keys.append(key)
+        return sorted(keys)
+
+    def readable_path(self, key: str) -> str:
+        return self.uri(key)
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"

@@ -1,32 +1,65 @@
-"""The resources an environment declares, built from its file: the one place that swaps them."""
+"""The resources an environment declares, built from its file: the one place that swaps them.
+
+Secrets reach Dagster as `EnvVar`s: they are read when a run launches, and a missing one fails the
+launch with the variable's name, never a silently empty value.
+"""
 
 from __future__ import annotations
 
+import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from dataops_assets.environments import model
 from dataops_assets.environments.model import Environment
 from dataops_assets.paths import DBT_PROJECT_DIR
 from dataops_assets.pillars.processing.dbt_project import dbt_executable
-from dataops_assets.resources.cold_storage import ColdStorage, LocalColdStorage
-from dataops_assets.resources.hot_store import HotStore, SQLiteHotStore
-from dataops_assets.resources.landing_zone import LandingZone, LocalLandingZone
-from dataops_assets.resources.warehouse import DuckDBWarehouse, Warehouse
+from dataops_assets.resources.cold_storage import ColdStorage, LocalColdStorage, S3ColdStorage
+from dataops_assets.resources.hot_store import HotStore, PostgresHotStore, SQLiteHotStore
+from dataops_assets.resources.landing_zone import LandingZone, LocalLandingZone, S3LandingZone
+from dataops_assets.resources.s3 import s3_resource
+from dataops_assets.resources.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
 
 
-def landing_zone(env: Environment) -> LandingZone:
-    return LocalLandingZone(root=str(env.local_path(env.landing.path)))
+def _secret(ref: model.SecretRef, resolve: bool) -> str:
+    # In Definitions a secret stays an EnvVar: Dagster reads it at launch and never shows its value.
+    return ref.resolve() if resolve else dg.EnvVar(ref.env)
 
 
-def cold_storage(env: Environment) -> ColdStorage:
-    return LocalColdStorage(root=str(env.local_path(env.cold_storage.path)))
+def landing_zone(env: Environment, resolve_secrets: bool = False) -> LandingZone:
+    spec = env.landing
+    if isinstance(spec, model.S3Storage):
+        return S3LandingZone(
+            bucket=spec.bucket,
+            prefix=spec.prefix,
+            cache_dir=str(env.data_path / "landing-cache"),
+            s3=s3_resource(spec.region),
+        )
+    return LocalLandingZone(root=str(env.local_path(spec.path)))
 
 
-def warehouse(env: Environment) -> Warehouse:
-    return DuckDBWarehouse(path=str(env.local_path(env.warehouse.path)), dbt_threads=env.scale.dbt_threads)
+def cold_storage(env: Environment, resolve_secrets: bool = False) -> ColdStorage:
+    spec = env.cold_storage
+    if isinstance(spec, model.S3Storage):
+        return S3ColdStorage(bucket=spec.bucket, prefix=spec.prefix, s3=s3_resource(spec.region))
+    return LocalColdStorage(root=str(env.local_path(spec.path)))
 
 
-def hot_store(env: Environment) -> HotStore:
-    return SQLiteHotStore(path=str(env.local_path(env.hot_store.path)))
+def warehouse(env: Environment, resolve_secrets: bool = False) -> Warehouse:
+    spec = env.warehouse
+    if isinstance(spec, model.PostgresWarehouse):
+        return PostgresWarehouse(dsn=_secret(spec.dsn, resolve_secrets), dbt_threads=env.scale.dbt_threads)
+    return DuckDBWarehouse(path=str(env.local_path(spec.path)), dbt_threads=env.scale.dbt_threads)
+
+
+def hot_store(env: Environment, resolve_secrets: bool = False) -> HotStore:
+    spec = env.hot_store
+    if isinstance(spec, model.PostgresHotStore):
+        return PostgresHotStore(
+            dsn=_secret(spec.dsn, resolve_secrets),
+            schema_name=spec.schema_name,
+            readonly_role=spec.readonly_role,
+        )
+    return SQLiteHotStore(path=str(env.local_path(spec.path)))
 
 
 def dbt(env: Environment) -> DbtCliResource:
@@ -46,3 +79,18 @@ def build_resources(env: Environment) -> dict[str, object]:
         "hot_store": hot_store(env),
         "dbt": dbt(env),
     }
+
+
+def open_resource(env: Environment, name: str):
+    """Resource `name` for use outside a Dagster run (the CLI, the API), its secrets read now.
+
+    `name` is one of landing, cold_storage, warehouse, hot_store; a missing secret raises
+    MissingSecretError naming the variable.
+    """
+    builders = {
+        "landing": landing_zone,
+        "cold_storage": cold_storage,
+        "warehouse": warehouse,
+        "hot_store": hot_store,
+    }
+    return builders[name](env, resolve_secrets=True)

@@ -1,8 +1,8 @@
 """The hot store: the tables applications read, published atomically.
 
-SQLite here (sandbox, testing), in WAL mode: readers keep reading the last committed version while a
-publish runs, and a publish (delete the window's days, insert the new rows) is one transaction, so
-no reader ever sees half of it.
+SQLite (sandbox, testing) in WAL mode, or a PostgreSQL schema (the shared environments): either way
+readers keep reading the last committed version while a publish runs, and a publish (delete the
+window's days, insert the new rows) is one transaction, so no reader ever sees half of it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
+
+from dataops_assets.resources import postgres
 
 CATALOG = "_published"
 
@@ -120,3 +122,72 @@ class SQLiteHotStore(HotStore):
             except sqlite3.OperationalError:  # not published yet
                 return {}
         return dict(rows)
+
+
+class PostgresHotStore(HotStore):
+    """The hot tables in one schema (`serving`); the API reads them through a read-only role.
+
+    Under MVCC a publish's delete and COPY become visible together at COMMIT: readers see the previous
+    version of the table until then, never a mix, and never wait on the publisher.
+    """
+
+    dsn: str
+    schema_name: str = "serving"
+    readonly_role: str = "dataops_api"
+
+    def _qualified(self, table: str) -> str:
+        return f'"{self.schema_name}"."{table}"'
+
+    def publish(
+        self,
+        table: str,
+        columns: list[tuple[str, str]],
+        rows: list[tuple],
+        date_column: str,
+        partitions: list[str],
+    ) -> int:
+        target = self._qualified(table)
+        definition = ", ".join(f'"{name}" {postgres.pg_type(type_)}' for name, type_ in columns)
+        with postgres.connect(self.dsn) as con, con.cursor() as cursor:
+            cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema_name}"')
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {target} ({definition})")
+            cursor.execute(f'CREATE INDEX IF NOT EXISTS "{table}_by_date" ON {target} ("{date_column}")')
+            cursor.execute(f'DELETE FROM {target} WHERE "{date_column}" = ANY(%s::date[])', [partitions])
+            quoted = ", ".join(f'"{name}"' for name, _ in columns)
+            with cursor.copy(f"COPY {target} ({quoted}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(f'SELECT count(*), max("{date_column}")::text FROM {target}')
+            total, last = cursor.fetchone()
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._qualified(CATALOG)} (table_name text PRIMARY KEY, "
+                "last_partition text, rows bigint, published_at timestamptz)"
+            )
+            cursor.execute(
+                f"INSERT INTO {self._qualified(CATALOG)} VALUES (%s, %s, %s, now()) ON CONFLICT (table_name) "
+                "DO UPDATE SET last_partition = EXCLUDED.last_partition, rows = EXCLUDED.rows, "
+                "published_at = EXCLUDED.published_at",
+                [table, last, total],
+            )
+            # Default privileges cover tables made by the role that ran `env apply`; a table made by
+            # another role still becomes readable to the API here.
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [self.readonly_role])
+            if cursor.fetchone():
+                cursor.execute(
+                    f'GRANT SELECT ON {target}, {self._qualified(CATALOG)} TO "{self.readonly_role}"'
+                )
+        return len(rows)
+
+    def count_by_date(self, table: str, date_column: str, partitions: list[str]) -> dict[str, int]:
+        import psycopg
+
+        try:
+            with postgres.connect(self.dsn) as con, con.cursor() as cursor:
+                cursor.execute(
+                    f'SELECT "{date_column}"::text, count(*) FROM {self._qualified(table)} '
+                    f'WHERE "{date_column}" = ANY(%s::date[]) GROUP BY 1',
+                    [partitions],
+                )
+                return dict(cursor.fetchall())
+        except psycopg.errors.UndefinedTable:  # not published yet
+            return {}

@@ -1,15 +1,32 @@
-"""The landing zone: where upstream systems drop files for ingestion to pick up."""
+"""The landing zone: where upstream systems drop files for ingestion to pick up.
+
+Locally a directory; on S3 a bucket and prefix, whose matching objects are fetched into a local cache
+so validation reads them as files, exactly as it does locally.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
+from pydantic import PrivateAttr
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A landing glob as a regex over names, with Path.glob's meaning: `*` stays within a folder."""
+    parts = re.split(r"(\*\*/|\*\*|\*|\?)", pattern)
+    wildcard = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+    return re.compile("^" + "".join(wildcard.get(p, re.escape(p)) for p in parts) + "$")
 
 
 class LandingZone(dg.ConfigurableResource):
     def files(self, pattern: str) -> list[Path]:
-        """The files matching a source's landing glob, in a stable order."""
+        """The files matching a source's landing glob, in a stable order, as local paths."""
         raise NotImplementedError
 
     def files_with_mtime(self, pattern: str) -> list[tuple[Path, float]]:
@@ -17,6 +34,14 @@ class LandingZone(dg.ConfigurableResource):
 
     def name_of(self, path: Path) -> str:
         """A file's name relative to the zone, as manifests and quarantines record it."""
+        raise NotImplementedError
+
+    def names(self, pattern: str) -> list[str]:
+        """The names matching a glob, without fetching the files."""
+        return [self.name_of(p) for p in self.files(pattern)]
+
+    def put_file(self, local: Path, name: str) -> None:
+        """Drop a file into the zone under `name`, atomically (what an upstream system does)."""
         raise NotImplementedError
 
 
@@ -28,3 +53,66 @@ class LocalLandingZone(LandingZone):
 
     def name_of(self, path: Path) -> str:
         return str(path.relative_to(self.root))
+
+    def put_file(self, local: Path, name: str) -> None:
+        target = Path(self.root) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(local, tmp)
+        os.replace(tmp, target)
+
+
+class S3LandingZone(LandingZone):
+    bucket: str
+    prefix: str = ""
+    cache_dir: str  # where fetched objects are kept for validation to read
+    s3: S3Resource
+    _client: object = PrivateAttr(default=None)
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self.s3.get_client()
+        return self._client
+
+    def objects(self, pattern: str = "**") -> list[dict]:
+        """The zone's objects whose names match `pattern` (each with Key, LastModified, ETag, Size)."""
+        regex = glob_regex(pattern)
+        found = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix
+        ):
+            for obj in page.get("Contents", []):
+                name = obj["Key"].removeprefix(self.prefix)
+                if regex.match(name) and not name.rsplit("/", 1)[-1].startswith("."):
+                    found.append(obj)
+        return sorted(found, key=lambda o: o["Key"])
+
+    def name_of_key(self, key: str) -> str:
+        return key.removeprefix(self.prefix)
+
+    def names(self, pattern: str) -> list[str]:
+        return [self.name_of_key(o["Key"]) for o in self.objects(pattern)]
+
+    def files(self, pattern: str) -> list[Path]:
+        cache = Path(self.cache_dir)
+        paths = []
+        for obj in self.objects(pattern):
+            target = cache / self.name_of_key(obj["Key"])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            os.close(fd)
+            try:
+                self.client.download_file(self.bucket, obj["Key"], tmp)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            paths.append(target)
+        return paths
+
+    def name_of(self, path: Path) -> str:
+        return str(path.relative_to(self.cache_dir))
+
+    def put_file(self, local: Path, name: str) -> None:
+        self.client.upload_file(str(local), self.bucket, self.prefix + name)

@@ -1,7 +1,8 @@
 """The warehouse: where raw partitions are loaded for dbt, and where the marts are read from.
 
-DuckDB here (sandbox, testing). DuckDB admits one process per file while any writes, so every method
-opens, works and closes: the file is never held between steps (dbt runs in its own process).
+DuckDB (sandbox, testing) admits one process per file while any writes, so every method opens, works
+and closes: the file is never held between steps (dbt runs in its own process). PostgreSQL
+(development, staging, production) is loaded with COPY from Arrow, one transaction per load.
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ from typing import NamedTuple
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from dataops_assets.resources import postgres
+from dataops_assets.resources.s3 import arrow_filesystem
 
 
 class Fetched(NamedTuple):
@@ -98,3 +105,85 @@ class DuckDBWarehouse(Warehouse):
             "DATAOPS_WAREHOUSE_PATH": str(Path(self.path).resolve()),
             "DATAOPS_DBT_THREADS": str(self.dbt_threads),
         }
+
+
+def read_parquet_files(paths: list[str]) -> pa.Table:
+    """Parquet files (local or s3://) as one Arrow table."""
+    tables = []
+    for path in paths:
+        filesystem, inner = arrow_filesystem(path)
+        tables.append(pq.read_table(inner, filesystem=filesystem))
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+class PostgresWarehouse(Warehouse):
+    dsn: str
+    dbt_threads: int = 1
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator:
+        with postgres.connect(self.dsn) as con:  # commits on success, rolls back on error
+            yield con
+
+    @staticmethod
+    def _copy(cursor, table: str, data: pa.Table) -> None:
+        """COPY an Arrow table in as CSV that Arrow writes in C: no Python loop over rows.
+
+        Arrow quotes every string, so an empty string stays "" while a null is an empty field (NULL).
+        """
+        buffer = pa.BufferOutputStream()
+        pacsv.write_csv(data, buffer, pacsv.WriteOptions(include_header=False))
+        columns = ", ".join(f'"{c}"' for c in data.column_names)
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(buffer.getvalue().to_pybytes())
+
+    @staticmethod
+    def _create(cursor, table: str, schema: pa.Schema, replace: bool) -> None:
+        columns = ", ".join(f'"{f.name}" {postgres.arrow_pg_type(f.type)}' for f in schema)
+        cursor.execute("CREATE SCHEMA IF NOT EXISTS raw")
+        if replace:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+
+    def load_partitions(self, dataset: str, files_by_partition: dict[str, list[str]]) -> int:
+        table = f"raw.{dataset}"
+        loaded = 0
+        with self._connect() as con, con.cursor() as cursor:
+            for i, (partition, files) in enumerate(files_by_partition.items()):
+                data = read_parquet_files(files)
+                data = data.append_column(
+                    "partition_date", pa.array([partition] * data.num_rows, pa.string()).cast(pa.date32())
+                )
+                if i == 0:
+                    self._create(cursor, table, data.schema, replace=False)
+                    cursor.execute(
+                        f"CREATE INDEX IF NOT EXISTS {dataset}_by_partition ON {table} (partition_date)"
+                    )
+                cursor.execute(f"DELETE FROM {table} WHERE partition_date = %s::date", [partition])
+                self._copy(cursor, table, data)
+                loaded += data.num_rows
+        return loaded
+
+    def replace_table(self, dataset: str, files: list[str]) -> int:
+        table = f"raw.{dataset}"
+        data = read_parquet_files(files)
+        with self._connect() as con, con.cursor() as cursor:
+            self._create(cursor, table, data.schema, replace=True)  # DDL is transactional here
+            self._copy(cursor, table, data)
+        return data.num_rows
+
+    def fetch(self, sql: str, params: list | None = None) -> Fetched:
+        with self._connect() as con, con.cursor() as cursor:
+            con.read_only = True
+            cursor.execute(postgres.qmark_to_format(sql), params or [])
+            return Fetched(
+                [d.name for d in cursor.description],
+                [postgres.type_name(d.type_code) for d in cursor.description],
+                cursor.fetchall(),
+            )
+
+    def dbt_target(self) -> str:
+        return "postgres"
+
+    def dbt_env(self) -> dict[str, str]:
+        return postgres.dbt_profile_env(self.dsn) | {"DATAOPS_DBT_THREADS": str(self.dbt_threads)}

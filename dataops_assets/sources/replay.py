@@ -42,6 +42,12 @@ def _source_csv(name: str, cache_dir: Path) -> Path:
     return extracted
 
 
+def replayed_names(days: Iterable[dt.date]) -> list[str]:
+    """The landing names a replay of `days` writes (the dimensions and one file per daily dataset)."""
+    names = [f"{name}/{name}.csv" for name in DIMENSIONS]
+    return names + [f"{name}/date={day}/{name}.csv" for name in DAILY for day in sorted(set(days))]
+
+
 def _atomic_copy(con: duckdb.DuckDBPyConnection, query: str, target: Path, params: list) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")

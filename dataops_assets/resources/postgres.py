@@ -1,0 +1,123 @@
+"""What every PostgreSQL-backed resource shares: connecting, naming a server without its password,
+and translating types and parameters between the warehouses."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+
+def connect(dsn: str, **kwargs) -> psycopg.Connection:
+    return psycopg.connect(dsn, connect_timeout=10, **kwargs)
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN as a user may see it: host, port, database and user, never the password."""
+    try:
+        parts = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "<unparseable DSN>"  # the raw text could hold the password
+    host = parts.get("host", "localhost")
+    where = f"{host}:{parts.get('port', 5432)}/{parts.get('dbname', parts.get('user', ''))}"
+    return f"postgresql://{parts['user']}@{where}" if parts.get("user") else f"postgresql://{where}"
+
+
+def redact_text(text: str, dsn: str) -> str:
+    """An error message with the DSN's password (if any) blanked out."""
+    try:
+        password = conninfo_to_dict(dsn).get("password")
+    except psycopg.ProgrammingError:
+        return text
+    return text.replace(password, "***") if password else text
+
+
+def with_database(dsn: str, dbname: str) -> str:
+    """The same server and credentials, another database (e.g. `postgres` to create this one)."""
+    return make_conninfo(dsn, dbname=dbname)
+
+
+def database_of(dsn: str) -> str:
+    parts = conninfo_to_dict(dsn)
+    return parts.get("dbname") or parts.get("user") or "postgres"
+
+
+def dbt_profile_env(dsn: str) -> dict[str, str]:
+    """The variables dbt's `postgres` target reads (dbt_project/profiles.yml)."""
+    parts = conninfo_to_dict(dsn)
+    return {
+        "DATAOPS_PG_HOST": parts.get("host", "localhost"),
+        "DATAOPS_PG_PORT": str(parts.get("port", 5432)),
+        "DATAOPS_PG_USER": parts.get("user", "postgres"),
+        "DATAOPS_PG_PASSWORD": parts.get("password", ""),
+        "DATAOPS_PG_DATABASE": database_of(dsn),
+    }
+
+
+def qmark_to_format(sql: str) -> str:
+    """DuckDB/SQLite `?` placeholders as psycopg's `%s` (callers share one SQL text for every warehouse)."""
+    return re.sub(r"\?", "%s", sql.replace("%", "%%"))
+
+
+# Warehouse SQL types (DuckDB's names, or PostgreSQL's) as PostgreSQL column types.
+_PG_TYPES = {
+    "TINYINT": "smallint",
+    "SMALLINT": "smallint",
+    "INTEGER": "integer",
+    "INT": "integer",
+    "BIGINT": "bigint",
+    "HUGEINT": "numeric",
+    "UBIGINT": "numeric",
+    "UINTEGER": "bigint",
+    "BOOLEAN": "boolean",
+    "FLOAT": "real",
+    "REAL": "real",
+    "DOUBLE": "double precision",
+    "DOUBLE PRECISION": "double precision",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "TIMESTAMPTZ": "timestamptz",
+    "VARCHAR": "text",
+    "TEXT": "text",
+}
+
+
+def type_name(oid: int) -> str:
+    """A result column's SQL type name (e.g. DOUBLE PRECISION) from its type OID."""
+    from psycopg.postgres import types
+
+    info = types.get(oid)
+    return info.regtype.upper() if info else "TEXT"
+
+
+def pg_type(sql_type: str) -> str:
+    upper = sql_type.upper().strip()
+    if upper.startswith(("DECIMAL", "NUMERIC")):
+        return upper.replace("DECIMAL", "numeric").replace("NUMERIC", "numeric")
+    return _PG_TYPES.get(upper, _PG_TYPES.get(upper.split("(")[0].strip(), "text"))
+
+
+def arrow_pg_type(arrow_type) -> str:
+    """The PostgreSQL column type for an Arrow type (what raw Parquet holds)."""
+    import pyarrow as pa
+
+    t = arrow_type
+    if pa.types.is_int8(t) or pa.types.is_int16(t):
+        return "smallint"
+    if pa.types.is_int32(t):
+        return "integer"
+    if pa.types.is_int64(t):
+        return "bigint"
+    if pa.types.is_floating(t):
+        return "double precision"
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_timestamp(t):
+        return "timestamptz" if t.tz else "timestamp"
+    if pa.types.is_decimal(t):
+        return f"numeric({t.precision},{t.scale})"
+    return "text"

@@ -1,0 +1,40 @@
+"""What every S3-backed resource shares: the endpoint override, a client, and Arrow's view of a URL.
+
+`DATAOPS_S3_ENDPOINT_URL` points the same code at an S3-compatible server (a moto server on loopback in
+the tests, MinIO on a laptop) instead of AWS; credentials are the standard AWS_* variables.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
+from dagster_aws.s3 import S3Resource
+
+ENDPOINT_VARIABLE = "DATAOPS_S3_ENDPOINT_URL"
+
+
+def endpoint_url() -> str | None:
+    return os.environ.get(ENDPOINT_VARIABLE) or None
+
+
+def s3_resource(region: str) -> S3Resource:
+    return S3Resource(region_name=region, endpoint_url=endpoint_url())
+
+
+def is_not_found(error: Exception) -> bool:
+    code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
+
+
+def arrow_filesystem(path: str) -> tuple[pafs.FileSystem | None, str]:
+    """The filesystem Arrow should open `path` with, and the path within it (s3:// or local)."""
+    if not path.startswith("s3://"):
+        return None, path
+    endpoint = endpoint_url()
+    options: dict = {"region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    if endpoint:
+        parsed = urlparse(endpoint)
+        options.update(endpoint_override=parsed.netloc, scheme=parsed.scheme or "https")
+    return pafs.S3FileSystem(**options), path.removeprefix("s3://")
