@@ -18,6 +18,8 @@ import dagster as dg
 from dataops_assets.resources import postgres
 
 CATALOG = "_published"
+# The catalog on PostgreSQL: `env apply` creates it, a publish keeps it current.
+PG_CATALOG_COLUMNS = "table_name text PRIMARY KEY, last_partition text, rows bigint, published_at timestamptz"
 
 
 def sqlite_type(sql_type: str) -> str:
@@ -159,10 +161,7 @@ class PostgresHotStore(HotStore):
                     copy.write_row(row)
             cursor.execute(f'SELECT count(*), max("{date_column}")::text FROM {target}')
             total, last = cursor.fetchone()
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {self._qualified(CATALOG)} (table_name text PRIMARY KEY, "
-                "last_partition text, rows bigint, published_at timestamptz)"
-            )
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {self._qualified(CATALOG)} ({PG_CATALOG_COLUMNS})")
             cursor.execute(
                 f"INSERT INTO {self._qualified(CATALOG)} VALUES (%s, %s, %s, now()) ON CONFLICT (table_name) "
                 "DO UPDATE SET last_partition = EXCLUDED.last_partition, rows = EXCLUDED.rows, "
