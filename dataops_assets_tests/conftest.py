@@ -43,3 +43,7 @@ def pipeline_run(testing_env):
     outcome = run_pipeline(testing_env, PIPELINE_DAYS, echo=lambda *_: None)
     assert outcome.success, outcome.failure
     return outcome
+
+
+# Real PostgreSQL and S3 (moto) for the tests that need them.
+from dataops_assets_tests.services import pg_database, postgres_admin, s3_endpoint  # noqa: E402, F401

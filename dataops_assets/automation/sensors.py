@@ -1,13 +1,16 @@
 """Sensors: new landing files start runs; declarative automation keeps the hot tables current."""
 
+import datetime as dt
+import json
 import re
 
 import dagster as dg
+from dagster_aws.s3.sensor import get_objects
 
 from dataops_assets.automation.jobs import DAILY_PIPELINE
-from dataops_assets.environments.model import Environment
+from dataops_assets.environments.model import Environment, S3Storage
 from dataops_assets.partitions import daily_partitions
-from dataops_assets.resources.landing_zone import LandingZone
+from dataops_assets.resources.landing_zone import LandingZone, S3LandingZone
 from dataops_assets.sources.model import Source
 
 
@@ -40,8 +43,58 @@ def new_landing_partitions(
     return partitions, newest
 
 
+def _daily_sources(sources: tuple[Source, ...]) -> list[tuple[Source, re.Pattern[str]]]:
+    return [(source, landing_date_pattern(source)) for source in sources if source.is_daily]
+
+
+def _partition_of(daily: list[tuple[Source, re.Pattern[str]]], name: str) -> str | None:
+    for _, pattern in daily:
+        match = pattern.match(name)
+        if match:
+            return match.group("date")
+    return None
+
+
+def new_s3_landing_partitions(
+    sources: tuple[Source, ...], landing: S3LandingZone, cursor: str | None
+) -> tuple[dict[str, str], str | None]:
+    """Days with an object newer than the cursor, each with its newest object's marker; new cursor.
+
+    The cursor is the newest LastModified seen plus the keys that carry it: S3 times have a coarse
+    grain, so a file landing in the same second as the last one seen is still picked up, exactly once.
+    """
+    state = json.loads(cursor) if cursor else {}
+    since = dt.datetime.fromisoformat(state["last_modified"]) if state else None
+    seen_at_since = set(state.get("keys", []))
+    objects = get_objects(
+        landing.bucket,
+        landing.prefix,
+        since_last_modified=since - dt.timedelta(microseconds=1) if since else None,
+        client=landing.client,
+    )
+    daily = _daily_sources(sources)
+    partitions: dict[str, str] = {}
+    for obj in objects:
+        if obj["LastModified"] == since and obj["Key"] in seen_at_since:
+            continue
+        day = _partition_of(daily, landing.name_of_key(obj["Key"]))
+        if day:
+            marker = f"{obj['LastModified'].isoformat()}/{obj['ETag'].strip(chr(34))}"
+            partitions[day] = max(partitions.get(day, ""), marker)
+    if not objects:
+        return partitions, cursor
+    newest = max(o["LastModified"] for o in objects)
+    keys = sorted(
+        {o["Key"] for o in objects if o["LastModified"] == newest}
+        | (seen_at_since if newest == since else set())
+    )
+    return partitions, json.dumps({"last_modified": newest.isoformat(), "keys": keys})
+
+
 def landing_sensor(env: Environment, sources: tuple[Source, ...]) -> dg.SensorDefinition:
+    """One sensor whatever holds the landing zone: file times locally, `get_objects` with a cursor on S3."""
     days = daily_partitions(env)
+    on_s3 = isinstance(env.landing, S3Storage)
 
     @dg.sensor(
         name="landing_zone_sensor",
@@ -51,18 +104,22 @@ def landing_sensor(env: Environment, sources: tuple[Source, ...]) -> dg.SensorDe
         description="Requests a run of the daily pipeline for each day whose landing files appeared or changed.",
     )
     def sense(context: dg.SensorEvaluationContext, landing: LandingZone):
-        cursor = float(context.cursor or 0)
-        partitions, newest = new_landing_partitions(sources, landing, cursor)
+        if on_s3:
+            partitions, cursor = new_s3_landing_partitions(sources, landing, context.cursor)
+        else:
+            found, newest = new_landing_partitions(sources, landing, float(context.cursor or 0))
+            partitions, cursor = {d: str(m) for d, m in found.items()}, str(newest)
         known = days.get_partition_keys()
         outside = sorted(set(partitions) - set(known))
         if outside:
             context.log.warning(
                 f"ignoring landing files for days outside the data scope: {', '.join(outside)}"
             )
-        for day, mtime in sorted((d, m) for d, m in partitions.items() if d in known):
+        for day, marker in sorted((d, m) for d, m in partitions.items() if d in known):
             # The run key makes a file's arrival request at most one run, even across ticks.
-            yield dg.RunRequest(run_key=f"{day}@{mtime}", partition_key=day)
-        context.update_cursor(str(newest))
+            yield dg.RunRequest(run_key=f"{day}@{marker}", partition_key=day)
+        if cursor is not None:
+            context.update_cursor(cursor)
 
     return sense
 

