@@ -116,3 +116,23 @@ def test_show_masks_the_password_and_a_missing_secret_is_one_line(monkeypatch):
     assert failed.output.strip() == (
         "error: environment variable DATAOPS_PG_DSN is not set (the environment file references it)"
     )
+
+
+@pytest.mark.parametrize("name", ["development", "staging", "production"])
+def test_shared_environments_load_as_a_code_location_without_their_secrets(name, monkeypatch):
+    """Secrets are read when a run launches, not when the code location loads (the webserver needs none)."""
+    from dataops_assets.definitions import build_definitions
+    from dataops_assets.resources.cold_storage import S3ColdStorage
+    from dataops_assets.resources.hot_store import PostgresHotStore
+    from dataops_assets.resources.landing_zone import S3LandingZone
+    from dataops_assets.resources.warehouse import PostgresWarehouse
+
+    monkeypatch.delenv("DATAOPS_PG_DSN", raising=False)
+    defs = build_definitions(load_environment(name))
+    resources = defs.resources
+    assert isinstance(resources["landing"], S3LandingZone)
+    assert isinstance(resources["cold_storage"], S3ColdStorage)
+    assert isinstance(resources["warehouse"], PostgresWarehouse)
+    assert isinstance(resources["hot_store"], PostgresHotStore)
+    assert resources["dbt"].target == "postgres"
+    defs.resolve_job_def("daily_pipeline")
