@@ -136,3 +136,9 @@ def test_shared_environments_load_as_a_code_location_without_their_secrets(name,
     assert isinstance(resources["hot_store"], PostgresHotStore)
     assert resources["dbt"].target == "postgres"
     defs.resolve_job_def("daily_pipeline")
+
+
+def test_a_duckdb_warehouse_over_s3_cold_storage_is_refused(tmp_path):
+    path = _write(tmp_path, warehouse={"kind": "duckdb"})
+    with pytest.raises(InvalidConfig, match="duckdb warehouse needs local cold_storage"):
+        load_yaml_model(path, Environment)

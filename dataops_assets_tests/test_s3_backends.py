@@ -119,3 +119,19 @@ def test_the_s3_landing_sensor_requests_each_file_once(bucket, tmp_path):
         assert [day for day, _ in later] == ["2013-01-02"]
         assert later[0][1] not in {key for _, key in first}  # a new run key: a new run
         assert tick(instance, cursor)[0] == []
+
+
+def test_a_run_before_apply_fails_in_one_line(s3_endpoint, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from dataops_assets.cli.main import main
+
+    monkeypatch.setenv("DATAOPS_ENV", "development")
+    monkeypatch.setenv("DATAOPS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATAOPS_PG_DSN", "postgresql://postgres:pw@127.0.0.1:5432/unused")
+    monkeypatch.setenv("DATAOPS_DAGSTER_PG_DSN", "postgresql://postgres:pw@127.0.0.1:5432/unused")
+    result = CliRunner().invoke(main, ["pipeline", "run", "--start", "2013-10-01", "--end", "2013-10-01"])
+    assert result.exit_code == 1
+    error = result.output.strip().splitlines()[-1]
+    assert error.startswith("error: cannot list the landing zone s3://dataops-development/landing/")
+    assert error.endswith("has `dataops env apply development` run?")

@@ -76,7 +76,13 @@ def replay_into_landing(env: Environment, days: list[dt.date], echo=print) -> No
     replay_nycflights13(replayed, days, env.data_path / "cache")
     zone = landing_zone(env)
     wanted = replayed_names(days)
-    present = set(zone.names("**"))
+    try:
+        present = set(zone.names("**"))
+    except Exception as error:  # botocore: no bucket, no endpoint, no credentials
+        raise PipelineError(
+            f"cannot list the landing zone s3://{env.landing.bucket}/{env.landing.prefix} "
+            f"({str(error).splitlines()[0]}); has `dataops env apply {env.name}` run?"
+        ) from None
     missing = [name for name in wanted if name not in present]
     for name in missing:
         zone.put_file(replayed / name, name)

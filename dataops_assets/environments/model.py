@@ -233,6 +233,13 @@ class Environment(Strict):
     automation: Automation = Automation()
     data_scope: DataScope = DataScope()
 
+    @model_validator(mode="after")
+    def _warehouse_reads_cold_storage(self) -> Environment:
+        # DuckDB reads raw Parquet by path; S3 cold storage goes with a warehouse that loads via Arrow.
+        if self.warehouse.kind == "duckdb" and self.cold_storage.kind == "s3":
+            raise ValueError("a duckdb warehouse needs local cold_storage; with s3 use a postgres warehouse")
+        return self
+
     @field_validator("name")
     @classmethod
     def _known_name(cls, name: str) -> str:
