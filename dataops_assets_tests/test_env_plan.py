@@ -62,3 +62,16 @@ def test_plan_apply_plan_converges_and_drift_is_reported(staging, pg_database):
 
     apply(drifted, echo=lambda *_: None)
     assert plan(staging).pending == []
+
+
+def test_the_cli_plans_the_declared_file_against_the_same_server(staging, pg_database):
+    from click.testing import CliRunner
+
+    from dataops_assets.cli.main import main
+
+    apply(plan(staging), echo=lambda *_: None)
+    result = CliRunner().invoke(main, ["env", "plan", "staging"])  # the file as declared in Git
+    assert result.exit_code == 0, result.output
+    assert "  = postgres schema serving\n" in result.output  # made above, in the same database
+    assert "s3 bucket dataops-staging" in result.output
+    assert result.output.rstrip().splitlines()[-1].startswith(("Plan: ", "No changes."))
