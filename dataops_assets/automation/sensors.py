@@ -43,12 +43,9 @@ def new_landing_partitions(
     return partitions, newest
 
 
-def _daily_sources(sources: tuple[Source, ...]) -> list[tuple[Source, re.Pattern[str]]]:
-    return [(source, landing_date_pattern(source)) for source in sources if source.is_daily]
-
-
-def _partition_of(daily: list[tuple[Source, re.Pattern[str]]], name: str) -> str | None:
-    for _, pattern in daily:
+def _partition_of(patterns: list[re.Pattern[str]], name: str) -> str | None:
+    """The day a landing name belongs to, if it is a daily source's file."""
+    for pattern in patterns:
         match = pattern.match(name)
         if match:
             return match.group("date")
@@ -72,7 +69,7 @@ def new_s3_landing_partitions(
         since_last_modified=since - dt.timedelta(microseconds=1) if since else None,
         client=landing.client,
     )
-    daily = _daily_sources(sources)
+    daily = [landing_date_pattern(source) for source in sources if source.is_daily]
     partitions: dict[str, str] = {}
     for obj in objects:
         if obj["LastModified"] == since and obj["Key"] in seen_at_since:
