@@ -114,6 +114,10 @@ def build_ingestion_asset(
                 "rows_read": sum(o.rows_read for o in outcomes),
                 "rows_quarantined": sum(o.rows_quarantined for o in outcomes),
                 "quarantine_reasons": dg.MetadataValue.json(reasons),
+                # Columns landing files added or lacked that the source's schema_drift policy accepted.
+                "schema_drift": dg.MetadataValue.json(
+                    {o.partition or "full": o.drift for o in outcomes if o.drift}
+                ),
                 "per_partition": markdown_table(per_partition),
                 "preview": preview,
                 "quarantine_preview": quarantine_preview,
