@@ -116,3 +116,11 @@ def test_the_corpus_covers_every_kind_the_issue_names():
         assert kind in kinds, kind
     used = {name for c in CASES for name in c["files"]}
     assert used == {p.name for p in (CORPUS / "files").iterdir()} | set(BUILT)  # no orphan files
+
+
+def test_a_row_without_a_partition_date_never_lands_even_if_the_column_is_nullable(tmp_path):
+    columns = tuple(c.model_copy(update={"nullable": True}) for c in SOURCE.columns)
+    source = Source.model_validate(SOURCE.model_dump() | {"columns": columns, "primary_key": ("station",)})
+    [file] = _materialize(["null_keys.csv"], tmp_path)
+    outcome = validate_partition(source, [file], PARTITION, tmp_path / "l.parquet", tmp_path / "q.parquet")
+    assert outcome.reasons["day: missing required value"] == 1
