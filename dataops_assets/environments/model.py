@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ENVIRONMENT_NAMES = ("sandbox", "testing", "development", "staging", "production")
-SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 class Strict(BaseModel):

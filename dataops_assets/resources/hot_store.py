@@ -15,6 +15,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from dataops_assets.failpoints import failpoint
+from dataops_assets.names import checked_name
+
 CATALOG = "_published"
 
 
@@ -79,6 +82,8 @@ class SQLiteHotStore(HotStore):
         date_column: str,
         partitions: list[str],
     ) -> int:
+        for kind, name in [("table", table), ("column", date_column)] + [("column", c) for c, _ in columns]:
+            checked_name(kind, name)
         quoted = ", ".join(f'"{name}"' for name, _ in columns)
         definition = ", ".join(f'"{name}" {sqlite_type(type_)}' for name, type_ in columns)
         marks = ", ".join("?" * len(partitions))
@@ -101,6 +106,7 @@ class SQLiteHotStore(HotStore):
                     f'INSERT OR REPLACE INTO "{CATALOG}" VALUES (?, ?, ?, ?)',
                     [table, last, total, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")],
                 )
+                failpoint("hot.before_commit")
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dataops_assets.environments.model import SAFE_NAME
+from dataops_assets.names import SAFE_NAME, checked_glob
 
 ColumnType = Literal["integer", "bigint", "double", "string", "boolean", "date", "timestamp", "timestamptz"]
 
@@ -82,6 +82,11 @@ class Source(Strict):
         "nullable column lands as null, both recorded as drift; a missing required column (not nullable, "
         "in the key or the partition date) still refuses the file.",
     )
+
+    @field_validator("landing")
+    @classmethod
+    def _inside_the_landing_zone(cls, landing: str) -> str:
+        return checked_glob(landing)
 
     @model_validator(mode="after")
     def _consistent(self) -> Source:
