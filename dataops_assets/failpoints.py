@@ -6,7 +6,6 @@ would (no cleanup handlers, no `finally`). Only tests set the variable. The poin
 
 - `ingestion.before_report`  the staged data file is written, the report vouching for it is not
 - `raw.before_manifest`      the immutable data file is in place, the manifest naming it is not
-- `warehouse.before_commit`  a day's rows are deleted and re-inserted, not yet committed
 - `hot.before_commit`        a hot table's days are replaced, not yet committed
 """
 
@@ -15,7 +14,7 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("ingestion.before_report", "raw.before_manifest", "warehouse.before_commit", "hot.before_commit")
+POINTS = ("ingestion.before_report", "raw.before_manifest", "hot.before_commit")
 VARIABLE = "DATAOPS_FAILPOINT"
 
 

@@ -106,7 +106,8 @@ def _hot_rows(data_dir: Path) -> dict[str, tuple[int, int, int]]:
     return found
 
 
-def _assert_nothing_half_written(data_dir: Path) -> None:
+def _assert_nothing_half_written(data_dir: Path) -> str:
+    """Every visible manifest, warehouse day and hot table is whole; `dataops verify` passes (its output)."""
     for partition, manifest in _manifests(data_dir).items():
         if manifest["dataset"] in TRUTH:
             assert manifest["rows"] == TRUTH[manifest["dataset"]], partition
@@ -117,23 +118,30 @@ def _assert_nothing_half_written(data_dir: Path) -> None:
         assert rows == keys and flights in (0, TRUTH["flights"]), table
     verified = _verify(data_dir)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    return verified.stdout
 
 
+# In the order a run reaches them, so each kill finds the steps before it done by the runs before.
 @pytest.mark.parametrize("point", POINTS)
 def test_a_kill_at_each_failpoint_leaves_nothing_half_written(data_dir, point):
     run = _start(data_dir, **{VARIABLE: point})
-    _, stderr = run.communicate(timeout=300)
+    _, stderr = run.communicate(timeout=600)
     assert run.returncode == -signal.SIGKILL, f"{point} was never reached: {stderr}"
-    _assert_nothing_half_written(data_dir)
+    verified = _assert_nothing_half_written(data_dir)
     if point == "ingestion.before_report":
         assert _manifests(data_dir) == {}  # ingestion died before anything was published
+    if point == "raw.before_manifest":
+        assert len(_manifests(data_dir)) < 2 + 3  # the two days' datasets and three dimensions
+        assert "unpublished: raw/" in verified  # the data file, whole, that no manifest names yet
     if point == "hot.before_commit":
-        assert all(rows == 0 for rows, _, _ in _hot_rows(data_dir).values())
+        for dataset, rows in TRUTH.items():
+            assert _warehouse_rows(data_dir, dataset) == (rows, rows)  # processing was done
+        assert _hot_rows(data_dir) == {}  # the publish that was killed left no table, no row
 
 
 def test_after_the_kills_one_of_two_concurrent_runs_completes_with_exactly_the_source_rows(data_dir):
     runs = [_start(data_dir), _start(data_dir)]
-    results = [(run, *run.communicate(timeout=300)) for run in runs]
+    results = [(run, *run.communicate(timeout=600)) for run in runs]
     results = [(run.returncode, out, err) for run, out, err in results]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 1], results

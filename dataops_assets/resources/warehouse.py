@@ -16,7 +16,6 @@ from typing import NamedTuple
 import dagster as dg
 import duckdb
 
-from dataops_assets.failpoints import failpoint
 from dataops_assets.names import checked_name
 
 
@@ -104,7 +103,6 @@ class DuckDBWarehouse(Warehouse):
                     f"INSERT INTO {table} BY NAME SELECT *, ?::DATE AS partition_date FROM read_parquet(?)",
                     [partition, files],
                 ).fetchone()[0]
-            failpoint("warehouse.before_commit")
             con.execute("COMMIT")
         return loaded
 
