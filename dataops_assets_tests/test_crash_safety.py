@@ -38,6 +38,9 @@ TRUTH = {
 }
 
 
+KILLED: list[str] = []  # the failpoints this module's runs died at, so far
+
+
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("crash")
@@ -127,6 +130,7 @@ def test_a_kill_at_each_failpoint_leaves_nothing_half_written(data_dir, point):
     run = _start(data_dir, **{VARIABLE: point})
     _, stderr = run.communicate(timeout=600)
     assert run.returncode == -signal.SIGKILL, f"{point} was never reached: {stderr}"
+    KILLED.append(point)
     verified = _assert_nothing_half_written(data_dir)
     if point == "ingestion.before_report":
         assert _manifests(data_dir) == {}  # ingestion died before anything was published
@@ -148,7 +152,8 @@ def test_after_the_kills_one_of_two_concurrent_runs_completes_with_exactly_the_s
     [(_, _, refused)] = [r for r in results if r[0] == 1]
     assert refused.strip().count("\n") == 0 and "another pipeline run is working on" in refused
     [(_, completed, _)] = [r for r in results if r[0] == 0]
-    assert "was killed before it finished: marked failed, its pool slots freed" in completed
+    if KILLED:  # the dead runs' pool slots would block this run forever if not reclaimed
+        assert "was killed before it finished: marked failed, its pool slots freed" in completed
 
     manifests = _manifests(data_dir)
     for dataset, rows in TRUTH.items():
