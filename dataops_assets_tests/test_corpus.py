@@ -8,6 +8,7 @@ quarantined row carries a reason and its file, and a refused file's error names 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -48,6 +49,7 @@ BUILT = {
     ).encode(),
     "truncated.parquet": lambda: _to_bytes(GOOD_PARQUET)[:-40],
     "parquet_named.csv": lambda: _to_bytes(GOOD_PARQUET),
+    "compressed.csv": lambda: gzip.compress((CORPUS / "files/header_only.csv").read_bytes(), mtime=0),
     "wrong_types.parquet": lambda: _to_bytes(
         "SELECT * REPLACE (CASE WHEN hour = 1 THEN NULL ELSE station END AS station, "
         "CASE WHEN hour = 2 THEN 'x' ELSE hour::VARCHAR END AS hour) FROM (" + GOOD_PARQUET + ")",

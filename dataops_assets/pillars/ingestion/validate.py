@@ -72,7 +72,8 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-PARQUET_MAGIC = b"PAR1"
+# The first bytes of formats a landing file is sometimes mistaken for.
+MAGIC = {b"PAR1": "a Parquet file", b"\x1f\x8b": "gzip-compressed", b"PK\x03\x04": "a zip archive"}
 HEADER_LIMIT = 1 << 20  # a header line longer than this is not a header
 
 
@@ -82,8 +83,9 @@ def _sniff(path: Path, source: Source) -> bytes:
         head = handle.read(HEADER_LIMIT)
     if not head:
         raise RefusedFile(path, "the file is empty (0 bytes)")
-    if source.format != "parquet" and head.startswith(PARQUET_MAGIC):
-        raise RefusedFile(path, f"is a Parquet file, not {source.format} as the source declares")
+    for magic, what in MAGIC.items():
+        if head.startswith(magic) and not (magic == b"PAR1" and source.format == "parquet"):
+            raise RefusedFile(path, f"is {what}, not {source.format} as the source declares")
     if source.format == "csv" and b"\0" in head.split(b"\n", 1)[0]:
         raise RefusedFile(path, "is binary, not CSV text (a NUL byte in the first line)")
     return head
