@@ -135,7 +135,7 @@ def test_a_kill_at_each_failpoint_leaves_nothing_half_written(data_dir, point):
     if point == "ingestion.before_report":
         assert _manifests(data_dir) == {}  # ingestion died before anything was published
     if point == "raw.before_manifest":
-        assert len(_manifests(data_dir)) < 2 + 3  # the two days' datasets and three dimensions
+        assert len(_manifests(data_dir)) < 2 + 3  # the day's two datasets and three dimensions
         assert "unpublished: raw/" in verified  # the data file, whole, that no manifest names yet
     if point == "hot.before_commit":
         for dataset, rows in TRUTH.items():
