@@ -16,6 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dataops_assets.pillars.ingestion.validate import RefusedFile, validate_partition
 from dataops_assets.sources.model import Source
@@ -126,3 +128,36 @@ def test_a_row_without_a_partition_date_never_lands_even_if_the_column_is_nullab
     [file] = _materialize(["null_keys.csv"], tmp_path)
     outcome = validate_partition(source, [file], PARTITION, tmp_path / "l.parquet", tmp_path / "q.parquet")
     assert outcome.reasons["day: missing required value"] == 1
+
+
+# Fuzzing: landing files assembled from good values and every kind of bad one the corpus knows.
+CELLS = st.sampled_from(
+    ["EWR", "2024-03-01", "2024-03-02", "1", "23", "-1", "1.5", "41.0", "true", "maybe", "", "NA", "x,y",
+     '"quoted, comma"', '"unclosed', 'say "hi"', "caf\xe9", "2024-03-01T05:00:00Z", " 7 ", "\t", "中文"]
+)  # fmt: skip
+ROWS = st.lists(st.lists(CELLS, min_size=5, max_size=9), max_size=12)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(rows=ROWS, crlf=st.booleans(), latin1=st.booleans())
+def test_fuzzed_landing_files_account_for_every_row_or_are_refused_in_one_line(rows, crlf, latin1):
+    newline = "\r\n" if crlf else "\n"
+    text = newline.join([HEADER, *(",".join(r) for r in rows)]) + newline
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fuzz.csv"
+        path.write_bytes(text.encode("latin-1" if latin1 else "utf-8", errors="replace"))
+        landed, quarantine = Path(tmp) / "l.parquet", Path(tmp) / "q.parquet"
+        try:
+            outcome = validate_partition(SOURCE, [path], PARTITION, landed, quarantine)
+        except RefusedFile as refused:
+            assert str(refused).startswith(f"{path}: ") and "\n" not in str(refused)
+            return
+        assert outcome.accounted
+        assert _rows(landed, "SELECT count(*) FROM t") == [(outcome.rows_landed,)]
+        assert _rows(quarantine, "SELECT count(*) FROM t WHERE reason <> ''") == [(outcome.rows_quarantined,)]
+        # What landed obeys the schema: required values present, in the partition, one row per key.
+        assert _rows(
+            landed,
+            "SELECT count(*) = count(station) AND count(*) = count(hour) AND bool_and(day = DATE '2024-03-01') "
+            "IS NOT FALSE AND count(*) = count(DISTINCT (station, day, hour)) FROM t",
+        ) == [(True,)]
