@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataops_assets.names import checked_name, checked_partition
+
 STAGING = "_staging"  # ingestion's validated output, waiting to be published
 RAW = "raw"  # immutable, published partitions with a manifest each
 QUARANTINE = "quarantine"  # rows that could not land, with a reason each
@@ -11,7 +13,9 @@ MANIFEST = "_manifest.json"
 
 
 def partition_prefix(zone: str, dataset: str, partition: str | None) -> str:
-    return f"{zone}/{dataset}/" + (f"date={partition}" if partition else UNPARTITIONED)
+    # Every key of a partition is built here: the one place a hostile name must not get past.
+    dataset = checked_name("dataset", dataset)
+    return f"{zone}/{dataset}/" + (f"date={checked_partition(partition)}" if partition else UNPARTITIONED)
 
 
 def manifest_key(dataset: str, partition: str | None) -> str:

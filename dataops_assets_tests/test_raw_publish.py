@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -110,3 +111,36 @@ def test_new_quarantined_rows_update_the_manifest_even_when_the_data_is_the_same
     assert again.changed
     assert again.manifest["ingestion"]["rows_read"] == 5
     assert again.manifest["history"] == []  # the data file itself did not change
+
+
+def test_a_staged_file_its_report_does_not_vouch_for_is_never_published(tmp_path):
+    """Ingestion killed between the staged file and its report leaves the old report beside new data."""
+    storage = LocalColdStorage(root=str(tmp_path / "cold"))
+    stage(storage, tmp_path, 3)
+    report = storage.get_bytes(layout.staged_report_key(SOURCE.name, DAY))
+    stage(storage, tmp_path, 5)
+    storage.put_bytes(layout.staged_report_key(SOURCE.name, DAY), report)  # the 3-row report, 5-row data
+
+    with pytest.raises(
+        NothingStaged, match="does not match its report .* materialize ingestion/airlines again"
+    ):
+        publish_partition(SOURCE, DAY, storage)
+    assert read_manifest(storage, SOURCE.name, DAY) is None
+    assert storage.list_keys(layout.RAW) == []
+    assert verify_cold_storage(storage).problems == []
+
+
+def test_verify_tells_a_file_left_by_an_interrupted_publish_from_a_stray_or_changed_one(tmp_path):
+    storage = LocalColdStorage(root=str(tmp_path / "cold"))
+    stage(storage, tmp_path, 3)
+    staged = storage.get_bytes(layout.staged_key(SOURCE.name, DAY))
+    left = layout.raw_file_key(SOURCE.name, DAY, hashlib.sha256(staged).hexdigest())
+    storage.put_bytes(left, staged)  # the data file is in place, the manifest never came
+    forged = layout.raw_file_key(SOURCE.name, "2013-01-03", "0" * 64)
+    storage.put_bytes(forged, staged)  # a content-addressed name its content does not match
+
+    report = verify_cold_storage(storage)
+    assert report.unpublished == [left]
+    assert report.problems == [f"extra: {forged} (in no manifest)"]
+    publish_partition(SOURCE, DAY, storage)  # the next publish adopts the file
+    assert verify_cold_storage(storage).unpublished == []

@@ -100,10 +100,21 @@ def _root_cause(failure_data) -> str:
 
 
 def run_pipeline(env: Environment, days: list[dt.date], echo=print) -> PipelineOutcome:
+    from dataops_assets.cli.run_guard import PipelineBusy, pipeline_lock
+
+    try:
+        with pipeline_lock(env.data_path, f"days {days[0]}..{days[-1]}"):
+            return _run_pipeline(env, days, echo)
+    except PipelineBusy as busy:
+        raise PipelineError(str(busy)) from None
+
+
+def _run_pipeline(env: Environment, days: list[dt.date], echo) -> PipelineOutcome:
     import dagster as dg
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from dataops_assets.automation.jobs import DAILY_PIPELINE
+    from dataops_assets.cli.run_guard import reclaim_dead_runs, run_tags
     from dataops_assets.definitions import build_definitions
 
     if env.data_scope.replay == "nycflights13":
@@ -118,17 +129,21 @@ def run_pipeline(env: Environment, days: list[dt.date], echo=print) -> PipelineO
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"pipeline-{keys[0]}-{keys[-1]}.log"
     echo(f"dbt's output goes to {log_path}")
-    # dagster-dbt re-prints every dbt event on stdout; keep the terminal for the summary.
-    with dg.DagsterInstance.get() as instance, open(log_path, "w") as log, contextlib.redirect_stdout(log):
+    with dg.DagsterInstance.get() as instance:
         apply_pool_limits(instance, env)
-        result = job.execute_in_process(
-            instance=instance,
-            # The full event log is in the instance (and the UI); the terminal gets the summary and,
-            # on failure, the one-line root cause instead of Dagster's stack traces.
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-            tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
-            raise_on_error=False,
-        )
+        for run_id in reclaim_dead_runs(instance):
+            echo(f"run {run_id} was killed before it finished: marked failed, its pool slots freed")
+        # dagster-dbt re-prints every dbt event on stdout; keep the terminal for the summary.
+        with open(log_path, "w") as log, contextlib.redirect_stdout(log):
+            result = job.execute_in_process(
+                instance=instance,
+                # The full event log is in the instance (and the UI); the terminal gets the summary and,
+                # on failure, the one-line root cause instead of Dagster's stack traces.
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+                | run_tags(),
+                raise_on_error=False,
+            )
     evaluations = result.get_asset_check_evaluations()
     outcome = PipelineOutcome(
         run_id=result.run_id,

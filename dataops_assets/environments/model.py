@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from dataops_assets.names import SAFE_NAME
+
 ENVIRONMENT_NAMES = ("sandbox", "testing", "development", "staging", "production")
-SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 class Strict(BaseModel):

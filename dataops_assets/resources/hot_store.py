@@ -15,6 +15,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from dataops_assets.failpoints import failpoint
+from dataops_assets.names import checked_name
 from dataops_assets.resources import postgres
 
 CATALOG = "_published"
@@ -38,6 +40,12 @@ def _adapt(value: object) -> object:
     if hasattr(value, "__float__") and not isinstance(value, int | float):  # Decimal
         return float(value)  # type: ignore[arg-type]
     return value
+
+
+def _check_identifiers(table: str, columns: list[tuple[str, str]], date_column: str) -> None:
+    """Table and column names become SQL identifiers: only safe names get that far."""
+    for kind, name in [("table", table), ("column", date_column)] + [("column", c) for c, _ in columns]:
+        checked_name(kind, name)
 
 
 class HotStore(dg.ConfigurableResource):
@@ -83,6 +91,7 @@ class SQLiteHotStore(HotStore):
         date_column: str,
         partitions: list[str],
     ) -> int:
+        _check_identifiers(table, columns, date_column)
         quoted = ", ".join(f'"{name}"' for name, _ in columns)
         definition = ", ".join(f'"{name}" {sqlite_type(type_)}' for name, type_ in columns)
         marks = ", ".join("?" * len(partitions))
@@ -105,6 +114,7 @@ class SQLiteHotStore(HotStore):
                     f'INSERT OR REPLACE INTO "{CATALOG}" VALUES (?, ?, ?, ?)',
                     [table, last, total, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")],
                 )
+                failpoint("hot.before_commit")
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -148,6 +158,7 @@ class PostgresHotStore(HotStore):
         date_column: str,
         partitions: list[str],
     ) -> int:
+        _check_identifiers(table, columns, date_column)
         target = self._qualified(table)
         definition = ", ".join(f'"{name}" {postgres.pg_type(type_)}' for name, type_ in columns)
         with postgres.connect(self.dsn) as con, con.cursor() as cursor:
@@ -175,6 +186,7 @@ class PostgresHotStore(HotStore):
                 cursor.execute(
                     f'GRANT SELECT ON {target}, {self._qualified(CATALOG)} TO "{self.readonly_role}"'
                 )
+            failpoint("hot.before_commit")  # the connection commits when this block ends
         return len(rows)
 
     def count_by_date(self, table: str, date_column: str, partitions: list[str]) -> dict[str, int]:

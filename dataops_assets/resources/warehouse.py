@@ -8,6 +8,8 @@ and closes: the file is never held between steps (dbt runs in its own process). 
 from __future__ import annotations
 
 import contextlib
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -18,6 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from dataops_assets.names import checked_name
 from dataops_assets.resources import postgres
 from dataops_assets.resources.s3 import arrow_filesystem
 
@@ -49,22 +52,47 @@ class Warehouse(dg.ConfigurableResource):
         raise NotImplementedError
 
 
+class WarehouseBusy(RuntimeError):
+    """Another process holds the warehouse file; the message says which, in one line."""
+
+
 class DuckDBWarehouse(Warehouse):
     path: str
     dbt_threads: int = 1
+    lock_wait_s: float = 120.0  # how long to wait for another process (dbt, a notebook) to let go
 
     @contextlib.contextmanager
     def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         if not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.path, read_only=read_only)
+        con = self._open(read_only)
         try:
             yield con
         finally:
             con.close()
 
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        # DuckDB admits one process per file while any writes; a conflict fails at once, so wait it out.
+        deadline = time.monotonic() + self.lock_wait_s
+        pause = 0.05
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=read_only)
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower():
+                    raise
+                if time.monotonic() + pause > deadline:
+                    holder = re.search(r"\(PID (\d+)\)", str(error))
+                    raise WarehouseBusy(
+                        f"the warehouse {self.path} is in use by another process"
+                        f"{f' (pid {holder[1]})' if holder else ''} and stayed so for {self.lock_wait_s:g} s: "
+                        "DuckDB admits one process at a time; let it finish or stop it, then re-run"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
+
     def load_partitions(self, dataset: str, files_by_partition: dict[str, list[str]]) -> int:
-        table = f"raw.{dataset}"
+        table = f"raw.{checked_name('dataset', dataset)}"
         with self._connect() as con:
             con.execute("CREATE SCHEMA IF NOT EXISTS raw")
             first = next(iter(files_by_partition.values()))
@@ -85,6 +113,7 @@ class DuckDBWarehouse(Warehouse):
         return loaded
 
     def replace_table(self, dataset: str, files: list[str]) -> int:
+        checked_name("dataset", dataset)
         with self._connect() as con:
             con.execute("CREATE SCHEMA IF NOT EXISTS raw")
             con.execute(f"CREATE OR REPLACE TABLE raw.{dataset} AS SELECT * FROM read_parquet(?)", [files])
@@ -146,7 +175,7 @@ class PostgresWarehouse(Warehouse):
         cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
 
     def load_partitions(self, dataset: str, files_by_partition: dict[str, list[str]]) -> int:
-        table = f"raw.{dataset}"
+        table = f"raw.{checked_name('dataset', dataset)}"
         loaded = 0
         with self._connect() as con, con.cursor() as cursor:
             for i, (partition, files) in enumerate(files_by_partition.items()):
@@ -165,7 +194,7 @@ class PostgresWarehouse(Warehouse):
         return loaded
 
     def replace_table(self, dataset: str, files: list[str]) -> int:
-        table = f"raw.{dataset}"
+        table = f"raw.{checked_name('dataset', dataset)}"
         data = read_parquet_files(files)
         with self._connect() as con, con.cursor() as cursor:
             self._create(cursor, table, data.schema, replace=True)  # DDL is transactional here

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dataops_assets.environments.model import SAFE_NAME
+from dataops_assets.names import SAFE_NAME, checked_glob
 
 ColumnType = Literal["integer", "bigint", "double", "string", "boolean", "date", "timestamp", "timestamptz"]
 
@@ -75,9 +75,18 @@ class Source(Strict):
     partition_date: PartitionDate | None = None
     null_values: tuple[str, ...] = ("",)
     csv: CsvOptions = CsvOptions()
-    schema_drift: Literal["fail"] = Field(
-        "fail", description="What an unexpected column in a landing file does: 'fail' refuses the file."
+    schema_drift: Literal["fail", "accept_nullable"] = Field(
+        "fail",
+        description="What a landing file whose columns differ from the declared ones does. 'fail': the "
+        "file is refused. 'accept_nullable': unexpected columns are ignored (not landed) and a missing "
+        "nullable column lands as null, both recorded as drift; a missing required column (not nullable, "
+        "in the key or the partition date) still refuses the file.",
     )
+
+    @field_validator("landing")
+    @classmethod
+    def _inside_the_landing_zone(cls, landing: str) -> str:
+        return checked_glob(landing)
 
     @model_validator(mode="after")
     def _consistent(self) -> Source:
@@ -103,6 +112,12 @@ class Source(Strict):
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @property
+    def required_columns(self) -> frozenset[str]:
+        """Columns every row needs a value in: not nullable, in the primary key or the partition date."""
+        required = {c.name for c in self.columns if not c.nullable} | set(self.primary_key)
+        return frozenset(required | set(self.partition_date.columns if self.partition_date else ()))
 
     @property
     def is_daily(self) -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from dataops_assets import layout
+from dataops_assets.failpoints import failpoint
 from dataops_assets.integrity import canonical_json, sha256_file
 from dataops_assets.partitions import partition_keys
 from dataops_assets.pillars.ingestion.validate import IngestOutcome, RefusedFile, validate_partition
@@ -45,6 +46,7 @@ def ingest_partition(
     report = outcome.as_dict() | {"sha256": sha256_file(landed), "bytes": landed.stat().st_size}
     cold_storage.put_file(quarantined, layout.quarantine_key(source.name, partition))
     cold_storage.put_file(landed, layout.staged_key(source.name, partition))
+    failpoint("ingestion.before_report")
     # The report goes last: its presence says the staged file beside it is complete.
     cold_storage.put_bytes(layout.staged_report_key(source.name, partition), canonical_json(report))
     return outcome
@@ -114,6 +116,10 @@ def build_ingestion_asset(
                 "rows_read": sum(o.rows_read for o in outcomes),
                 "rows_quarantined": sum(o.rows_quarantined for o in outcomes),
                 "quarantine_reasons": dg.MetadataValue.json(reasons),
+                # Columns landing files added or lacked that the source's schema_drift policy accepted.
+                "schema_drift": dg.MetadataValue.json(
+                    {o.partition or "full": o.drift for o in outcomes if o.drift}
+                ),
                 "per_partition": markdown_table(per_partition),
                 "preview": preview,
                 "quarantine_preview": quarantine_preview,

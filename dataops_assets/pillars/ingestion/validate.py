@@ -6,8 +6,9 @@ it cannot land. Rows with no reason and a first-seen primary key land; every oth
 quarantine with its reasons, its file and its position. Nothing is dropped silently:
 rows read = rows landed + rows quarantined, and the outcome carries all three counts.
 
-A file that cannot be read as a table at all (missing or unexpected columns, not the declared
-format, empty) is refused whole with a `RefusedFile` naming the file and the problem.
+A file that cannot be read as a table at all (columns the source's `schema_drift` policy does not
+accept, not the declared format, empty) is refused whole with a `RefusedFile` naming the file and
+the problem. Columns a file adds or lacks that the policy accepts are recorded in the outcome's drift.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class IngestOutcome:
     rows_landed: int = 0
     rows_quarantined: int = 0
     reasons: Counter = field(default_factory=Counter)
+    drift: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # file -> extra/missing columns
 
     @property
     def accounted(self) -> bool:
@@ -58,6 +60,7 @@ class IngestOutcome:
             "rows_landed": self.rows_landed,
             "rows_quarantined": self.rows_quarantined,
             "reasons": dict(self.reasons),
+            "schema_drift": self.drift,
         }
 
 
@@ -69,40 +72,72 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _csv_header(path: Path, source: Source) -> list[str]:
+# The first bytes of formats a landing file is sometimes mistaken for.
+MAGIC = {b"PAR1": "a Parquet file", b"\x1f\x8b": "gzip-compressed", b"PK\x03\x04": "a zip archive"}
+HEADER_LIMIT = 1 << 20  # a header line longer than this is not a header
+
+
+def _sniff(path: Path, source: Source) -> bytes:
+    """The file's first bytes, after refusing what is plainly not a file of the declared format."""
+    with open(path, "rb") as handle:
+        head = handle.read(HEADER_LIMIT)
+    if not head:
+        raise RefusedFile(path, "the file is empty (0 bytes)")
+    for magic, what in MAGIC.items():
+        if head.startswith(magic) and not (magic == b"PAR1" and source.format == "parquet"):
+            raise RefusedFile(path, f"is {what}, not {source.format} as the source declares")
+    if source.format == "csv" and b"\0" in head.split(b"\n", 1)[0]:
+        raise RefusedFile(path, "is binary, not CSV text (a NUL byte in the first line)")
+    return head
+
+
+def _csv_header(path: Path, head: bytes, source: Source) -> list[str]:
+    # Only the first line is decoded here: a bad byte further down is a bad row, quarantined later.
+    first, newline, _ = head.partition(b"\n")
+    if not newline and len(head) == HEADER_LIMIT:
+        raise RefusedFile(path, f"no header line within the first {HEADER_LIMIT} bytes")
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            header = next(
-                csv.reader(handle, delimiter=source.csv.delimiter, quotechar=source.csv.quote), None
-            )
+        line = first.decode("utf-8-sig").rstrip("\r")
     except UnicodeDecodeError:
-        raise RefusedFile(path, "the header is not valid UTF-8 text") from None
+        raise RefusedFile(path, "the header line is not valid UTF-8 text") from None
+    header = next(csv.reader([line], delimiter=source.csv.delimiter, quotechar=source.csv.quote), None)
     if not header or header == [""]:
-        raise RefusedFile(path, "the file is empty (no header line)")
+        raise RefusedFile(path, "the file has no header line")
     return [h.strip() for h in header]
 
 
-def _check_columns(path: Path, found: list[str], source: Source) -> None:
+def _check_columns(path: Path, found: list[str], source: Source) -> dict[str, list[str]]:
+    """Refuse a file whose columns the source's drift policy does not accept; return the drift."""
     declared = source.column_names
     missing = [c for c in declared if c not in found]
     extra = [c for c in found if c not in declared]
-    problems = []
-    if missing:
-        problems.append(f"missing declared column(s) {', '.join(missing)}")
-    if extra:
-        problems.append(f"unexpected column(s) {', '.join(extra)} (schema_drift: {source.schema_drift})")
     if len(set(found)) != len(found):
-        problems.append("a column name appears twice in the header")
+        raise RefusedFile(path, "a column name appears twice in the header")
+    if missing and len(missing) == len(declared):
+        raise RefusedFile(
+            path,
+            f"none of the declared columns is there (found {', '.join(found[:8]) or 'none'}): "
+            f"is it a {source.format} file of {source.name}?",
+        )
+    accepting = source.schema_drift == "accept_nullable"
+    refused_missing = [c for c in missing if c in source.required_columns or not accepting]
+    problems = []
+    if refused_missing:
+        kind = "required " if accepting else ""
+        problems.append(f"missing declared {kind}column(s) {', '.join(refused_missing)}")
+    if extra and not accepting:
+        problems.append(f"unexpected column(s) {', '.join(extra)} (schema_drift: fail)")
     if problems:
         raise RefusedFile(path, "; ".join(problems))
+    return {k: v for k, v in (("extra", extra), ("missing", missing)) if v}
 
 
-def _load_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, source: Source) -> None:
-    """Append one file's records to `incoming` and its unparseable lines to `rejected`."""
-    cols = ", ".join(_q(c) for c in source.column_names)
+def _load_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, source: Source) -> dict:
+    """Append one file's records to `incoming` and its unparseable lines to `rejected`; return its drift."""
+    head = _sniff(path, source)
     if source.format == "csv":
-        header = _csv_header(path, source)
-        _check_columns(path, header, source)
+        header = _csv_header(path, head, source)
+        drift = _check_columns(path, header, source)
         columns = "{" + ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in header) + "}"
         nulls = "[" + ", ".join(_lit(v) for v in source.null_values) + "]"
         reader = (
@@ -119,11 +154,23 @@ def _load_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, source:
         )
         try:
             found = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+            if source.format == "json" and found == ["json"] and "json" not in source.column_names:
+                # DuckDB's name for top-level values that are not objects: nothing to map to columns.
+                if con.execute(f"SELECT count(*) FROM {reader}").fetchone()[0] == 0:
+                    return {}  # an empty array: no records, like a CSV with only its header
+                raise RefusedFile(path, "is neither a JSON array of objects nor JSON lines of objects")
         except duckdb.Error as error:
             raise RefusedFile(
                 path, f"not a readable {source.format} file ({str(error).splitlines()[0]})"
             ) from None
-        _check_columns(path, found, source)
+        drift = _check_columns(path, found, source)
+        if source.format == "json":
+            # Read every present column as text: mixed-type JSON values keep their own spelling.
+            present = [c for c in source.column_names if c in found]
+            columns = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in present) + "}"
+            reader = f"read_json({_lit(str(path))}, format='auto', columns={columns})"
+    # A declared column the file lacks (accepted only as nullable drift) lands as null.
+    cols = ", ".join(_q(c) if c not in drift.get("missing", ()) else "NULL" for c in source.column_names)
     try:
         con.execute(f"INSERT INTO incoming SELECT {file_id}, row_number() OVER (), {cols} FROM {reader}")
     except duckdb.Error as error:
@@ -134,6 +181,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, path: Path, file_id: int, source:
             "error_message, '; '), any_value(csv_line) FROM rejects GROUP BY line"
         )
         con.execute("DROP TABLE IF EXISTS rejects; DROP TABLE IF EXISTS rejects_scan")
+    return drift
 
 
 def _typed(column: str, type_: str) -> str:
@@ -168,9 +216,10 @@ def validate_partition(
         con.execute(f"CREATE TEMP TABLE incoming (_file INTEGER, _record BIGINT, {raw_cols})")
         con.execute("CREATE TEMP TABLE rejected (_file INTEGER, _line BIGINT, reason VARCHAR, raw VARCHAR)")
         for file_id, path in enumerate(files):
-            _load_file(con, path, file_id, source)
+            drift = _load_file(con, path, file_id, source)
+            if drift:
+                outcome.drift[names[file_id]] = drift
 
-        key = set(source.primary_key)
         typed = []
         problems = []
         for column in source.columns:
@@ -180,7 +229,7 @@ def validate_partition(
                 f"CASE WHEN {_q(column.name)} IS NOT NULL AND {expr} IS NULL THEN "
                 f"{_lit(column.name + ': cannot read ')} || {_q(column.name)} || {_lit(' as ' + column.type)} END"
             )
-            if not column.nullable or column.name in key:
+            if column.name in source.required_columns:
                 problems.append(
                     f"CASE WHEN {_q(column.name)} IS NULL THEN {_lit(column.name + ': missing required value')} END"
                 )

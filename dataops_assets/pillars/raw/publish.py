@@ -8,10 +8,12 @@ newer version supersedes stays on disk and is listed in the manifest's history.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
 from dataops_assets import layout
+from dataops_assets.failpoints import failpoint
 from dataops_assets.integrity import canonical_json, fingerprint
 from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.sources.model import Source
@@ -74,6 +76,15 @@ def publish_partition(source: Source, partition: str | None, cold_storage: ColdS
         return Published(current, changed=False)
 
     if not cold_storage.exists(data_key):
-        cold_storage.copy(layout.staged_key(source.name, partition), data_key)
+        # Publish only the bytes the report vouches for: the staged file may have been replaced since
+        # (an ingestion killed before writing its report, or one running beside this publish).
+        data = cold_storage.get_bytes(layout.staged_key(source.name, partition))
+        if hashlib.sha256(data).hexdigest() != report["sha256"]:
+            raise NothingStaged(
+                f"the staged file for {source.name} {partition or ''} does not match its report (an "
+                f"ingestion was interrupted or is running): materialize ingestion/{source.name} again"
+            )
+        cold_storage.put_bytes(data_key, data)
+    failpoint("raw.before_manifest")
     cold_storage.put_bytes(layout.manifest_key(source.name, partition), canonical_json(manifest))
     return Published(manifest, changed=True)

@@ -1,0 +1,146 @@
+"""Security: no secret in checked-in configuration, and hostile names never become paths or SQL."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import duckdb
+import pytest
+
+from dataops_assets import layout
+from dataops_assets.names import UnsafeName, checked_glob, checked_name, checked_partition
+from dataops_assets.resources.cold_storage import LocalColdStorage
+from dataops_assets.resources.hot_store import SQLiteHotStore
+from dataops_assets.resources.warehouse import DuckDBWarehouse
+from dataops_assets.secret_scan import default_files, scan_files, scan_text
+from dataops_assets.sources.catalog import get_source
+from dataops_assets.sources.model import Source
+
+HOSTILE_NAMES = [
+    "../etc",
+    "a/b",
+    "flights; DROP TABLE raw.flights",
+    'x" OR 1=1 --',
+    "x'; --",
+    "",
+    "Flights",
+    "ümlaut",
+    "a" * 64,
+    "name\x00",
+    " flights",
+    "1flights",
+    None,
+]
+
+
+def test_checked_in_configuration_holds_no_secret():
+    files = default_files()
+    assert any(p.parent.name == "environments" for p in files)
+    assert scan_files(files) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "finding"),
+    [
+        ("warehouse: {dsn: 'postgresql://app:hunter2@db:5432/dw'}", ":1: a URL with a password in it"),
+        ("# old: postgres://admin:s3cret@10.0.0.5/prod\nname: x", ":1: a URL with a password in it"),
+        ("dsn: host=db user=app password=hunter2", "a password in a connection string"),
+        ("cold_storage: {aws_key: AKIAIOSFODNN7EXAMPLE}", "an AWS access key id"),
+        ("key: |\n  -----BEGIN RSA PRIVATE KEY-----\n  MIIE\n", ":2: a private key"),
+        ("hot_store: {password: hunter2}", "hot_store.password holds a literal value"),
+        ("s3: {secret_access_key: abc123}", "s3.secret_access_key holds a literal value"),
+        ("api: {token: 12345}", "api.token holds a literal value"),
+        ("warehouse: {kind: postgres, dsn: 'dbname=dw'}", "warehouse.dsn holds a literal value"),
+    ],
+)
+def test_the_scan_finds_each_kind_of_secret(text, finding):
+    findings = scan_text(text, "env.yaml")
+    assert any(finding in f for f in findings), findings
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "warehouse: {kind: postgres, dsn: {env: DATAOPS_PG_DSN}}",
+        "password: \"{{ env_var('DATAOPS_PG_PASSWORD', '') }}\"",
+        "endpoint: http://127.0.0.1:9000/bucket",
+        "tokens_per_second: true",
+        "description: the password is held in DATAOPS_PG_DSN",
+    ],
+)
+def test_references_and_harmless_values_pass(text):
+    assert scan_text(text, "env.yaml") == []
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_hostile_names_are_refused_by_the_one_validator(name):
+    with pytest.raises(UnsafeName, match="name .* is not allowed"):
+        checked_name("dataset", name)
+
+
+@pytest.mark.parametrize("name", ["flights", "carrier_origin_daily", "snapshot_2013_q1", "a" * 63])
+def test_safe_names_pass(name):
+    assert checked_name("snapshot", name) == name
+
+
+@pytest.mark.parametrize("partition", ["2013-01-01/../../x", "../2013-01-01", "2013-02-30", "20130101", "x"])
+def test_partitions_must_be_dates(partition):
+    with pytest.raises(UnsafeName, match="is not a YYYY-MM-DD date"):
+        checked_partition(partition)
+    with pytest.raises(UnsafeName):
+        layout.manifest_key("flights", partition)
+
+
+@pytest.mark.parametrize("dataset", ["../raw", "flights/../../x", "raw/flights"])
+def test_storage_keys_refuse_hostile_datasets(dataset):
+    with pytest.raises(UnsafeName):
+        layout.staged_key(dataset, "2013-01-01")
+
+
+@pytest.mark.parametrize("glob", ["../../etc/*.csv", "/etc/*.csv", "flights/../../x/*.csv", "a//b", "a/./b"])
+def test_landing_globs_cannot_leave_the_landing_zone(glob):
+    with pytest.raises(UnsafeName, match="must be a relative path"):
+        checked_glob(glob)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "../flights"),
+        ("landing", "../../etc/passwd/{date}/*"),
+        ("columns", [{"name": 'a"b', "type": "string"}]),
+    ],
+)
+def test_a_source_file_with_a_hostile_value_does_not_validate(field, value):
+    declared = get_source("airlines").model_dump()
+    with pytest.raises(ValueError, match=field):
+        Source.model_validate(declared | {field: value})
+
+
+def test_the_hot_store_runs_no_sql_for_a_hostile_name(tmp_path):
+    store = SQLiteHotStore(path=str(tmp_path / "hot.sqlite"))
+    store.publish("ok_table", [("d", "DATE")], [("2013-01-01",)], "d", ["2013-01-01"])
+    for table, column in [('ok_table" ; DROP TABLE "ok_table', "d"), ("ok_table", 'd" TEXT); --')]:
+        with pytest.raises(UnsafeName):
+            store.publish(table, [(column, "DATE")], [("2013-01-02",)], column, ["2013-01-02"])
+    with sqlite3.connect(store.path) as con:
+        assert con.execute("SELECT * FROM ok_table").fetchall() == [("2013-01-01",)]
+
+
+def test_the_warehouse_runs_no_sql_for_a_hostile_dataset(tmp_path):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))
+    with pytest.raises(UnsafeName):
+        warehouse.replace_table("x AS SELECT 1; DROP SCHEMA raw CASCADE; --", [])
+    with pytest.raises(UnsafeName):
+        warehouse.load_partitions("../x", {"2013-01-01": []})
+    assert not (tmp_path / "w.duckdb").exists() or duckdb.connect(str(tmp_path / "w.duckdb")).sql(
+        "SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'raw'"
+    ).fetchone() == (0,)
+
+
+def test_cold_storage_keys_cannot_escape_the_root(tmp_path):
+    storage = LocalColdStorage(root=str(tmp_path / "cold"))
+    for key in ["../outside", "raw/../../outside", "/etc/passwd"]:
+        with pytest.raises(ValueError, match="escapes the storage root"):
+            storage.put_bytes(key, b"x")
+    assert not (tmp_path / "outside").exists()
