@@ -135,3 +135,26 @@ def test_the_gate_refuses_a_weak_challenger_and_promotes_a_better_one(runs, cold
     by_model = {s.model: s for s in table}
     assert by_model["baseline"].difference is None
     assert by_model["climatology"].difference.low > 0  # significantly worse than the champion
+
+
+def test_compare_prints_every_model_against_the_champion(runs, frozen):
+    from click.testing import CliRunner
+
+    from dataops_assets.cli.main import main
+
+    result = CliRunner().invoke(main, ["experiment", "compare", "--snapshot", frozen.name])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.split("│")[1].strip() == "climatology" for line in lines if "│" in line)
+    assert "95% CI" in result.output
+
+
+def test_an_experiment_the_snapshot_cannot_serve_fails_in_one_line(cold, testing_env):
+    from dataops_assets.science.runner import ExperimentFailed, run_experiment
+    from dataops_assets.science.snapshots import create_snapshot
+
+    create_snapshot(cold, "one_day", ["flights"], DAYS[0], DAYS[0])
+    with pytest.raises(
+        ExperimentFailed, match=r"failed: a snapshot needs at least two days: one to train on"
+    ):
+        run_experiment(testing_env, "one_day", "baseline")

@@ -40,9 +40,8 @@ def experiment_run(snapshot_name: str, model: str, seed: int | None, test_fracti
     from dataops_assets.science.snapshots import SnapshotError
 
     env = environment()
-    click.echo(f"running {model} on snapshot {snapshot_name} in {env.name} ...")
     try:
-        record = run_experiment(env, snapshot_name, model, seed, test_fraction)
+        record = run_experiment(env, snapshot_name, model, seed, test_fraction, echo=click.echo)
     except (SnapshotError, UnknownModel, ExperimentFailed) as error:
         fail(str(error))
     split = record["split"]

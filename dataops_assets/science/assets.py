@@ -6,6 +6,7 @@ evaluation records the run in the ledger and emits its metrics as numeric metada
 Dagster UI plots across runs. Not part of the daily job: experiments are run on purpose.
 """
 
+import contextlib
 import datetime as dt
 import json
 import time
@@ -22,7 +23,7 @@ from dataops_assets.science import ledger
 from dataops_assets.science.evaluation import GATE_METRIC, judged_rows, metrics
 from dataops_assets.science.features import KEY, TARGET, build_features, split_by_date
 from dataops_assets.science.models import make_model
-from dataops_assets.science.snapshots import load_snapshot
+from dataops_assets.science.snapshots import SnapshotError, load_snapshot
 
 SCIENCE = "science"
 SCIENCE_JOB = "science_experiment"
@@ -69,6 +70,15 @@ class Scored:
     stored: dict  # where the predictions are in cold storage: path, sha256, rows
 
 
+@contextlib.contextmanager
+def _as_failure():
+    """A snapshot that cannot serve the experiment fails the step with its one-line reason."""
+    try:
+        yield
+    except SnapshotError as error:
+        raise dg.Failure(str(error)) from None
+
+
 def science_key(name: str) -> dg.AssetKey:
     return dg.AssetKey([SCIENCE, name])
 
@@ -77,8 +87,9 @@ def science_key(name: str) -> dg.AssetKey:
 def features(experiment: Experiment, cold_storage: ColdStorage) -> dg.Output:
     """Each flight of the snapshot with the weather at its origin in its departure hour and its plane."""
     started = time.perf_counter()
-    snapshot = load_snapshot(cold_storage, experiment.snapshot)
-    frame = build_features(cold_storage, snapshot)
+    with _as_failure():
+        snapshot = load_snapshot(cold_storage, experiment.snapshot)
+        frame = build_features(cold_storage, snapshot)
     stage = Stage({"name": snapshot.name, "id": snapshot.id}, frame).then("features", started)
     return dg.Output(
         stage,
@@ -98,7 +109,8 @@ def features(experiment: Experiment, cold_storage: ColdStorage) -> dg.Output:
 def split(experiment: Experiment, features: Stage) -> dg.Output:
     """Train on the first days, test on the last (by date, never by random rows)."""
     started = time.perf_counter()
-    frame = split_by_date(features.frame, experiment.test_fraction)
+    with _as_failure():
+        frame = split_by_date(features.frame, experiment.test_fraction)
     counts = frame.groupby("split")["flight_date"].agg(["count", "min", "max"])
     return dg.Output(
         features.then("split", started, frame),

@@ -126,7 +126,7 @@ def promote(cold_storage: ColdStorage, hot_store: HotStore, snapshot: Snapshot, 
     if not diff.significantly_better:
         raise PromotionRefused(
             f"{model} is not significantly better than {versus} on snapshot {snapshot.name}: "
-            f"{GATE_METRIC} difference {diff.describe()} ({CONFIDENCE:.0%} CI, {diff.rows} test rows) "
+            f"{GATE_METRIC} difference {diff.describe()} ({CONFIDENCE:.0%} CI, {diff.rows:,} test flights) "
             "does not lie below zero"
         )
 

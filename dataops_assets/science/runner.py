@@ -12,7 +12,12 @@ class ExperimentFailed(RuntimeError):
 
 
 def run_experiment(
-    env: Environment, snapshot: str, model: str, seed: int | None = None, test_fraction: float | None = None
+    env: Environment,
+    snapshot: str,
+    model: str,
+    seed: int | None = None,
+    test_fraction: float | None = None,
+    echo=lambda _: None,
 ) -> dict:
     import dagster as dg
 
@@ -31,6 +36,7 @@ def run_experiment(
     settings |= {"seed": seed} if seed is not None else {}
     settings |= {"test_fraction": test_fraction} if test_fraction is not None else {}
 
+    echo(f"running {model} on snapshot {snapshot} ({frozen.id[:12]}) in {env.name} ...")
     ensure_dagster_home(env)
     job = build_definitions(env).resolve_job_def(SCIENCE_JOB)
     with dg.DagsterInstance.get() as instance:
