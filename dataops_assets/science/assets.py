@@ -22,7 +22,7 @@ from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.science import ledger
 from dataops_assets.science.evaluation import GATE_METRIC, judged_rows, metrics
 from dataops_assets.science.features import KEY, TARGET, build_features, split_by_date
-from dataops_assets.science.models import make_model
+from dataops_assets.science.models import MODELS, UnknownModel, make_model
 from dataops_assets.science.snapshots import SnapshotError, load_snapshot
 
 SCIENCE = "science"
@@ -34,7 +34,7 @@ class Experiment(dg.ConfigurableResource):
     """Which experiment a run of the science group is: set it in the run's config."""
 
     snapshot: str = Field(description="Snapshot name (dataops snapshot list)")
-    model: str = Field(description="climatology, baseline or gradient_boosting")
+    model: str = Field(description=f"One of: {', '.join(MODELS)}")
     seed: int = Field(2013, description="Seeds every random choice of the model")
     test_fraction: float = Field(0.25, gt=0, lt=1, description="Share of the snapshot's last days held out")
 
@@ -72,10 +72,10 @@ class Scored:
 
 @contextlib.contextmanager
 def _as_failure():
-    """A snapshot that cannot serve the experiment fails the step with its one-line reason."""
+    """A snapshot or model the experiment cannot use fails the step with its one-line reason."""
     try:
         yield
-    except SnapshotError as error:
+    except (SnapshotError, UnknownModel) as error:
         raise dg.Failure(str(error)) from None
 
 
@@ -127,7 +127,8 @@ def split(experiment: Experiment, features: Stage) -> dg.Output:
 def model(experiment: Experiment, split: Stage) -> dg.Output:
     """The model trained on the training days."""
     started = time.perf_counter()
-    trained = make_model(experiment.model)
+    with _as_failure():
+        trained = make_model(experiment.model)
     trained.fit(split.frame[split.frame["split"] == "train"], experiment.seed)
     stage = split.then("train", started)
     params = trained.params | {"test_fraction": experiment.test_fraction}

@@ -90,7 +90,7 @@ def append(cold_storage: ColdStorage, record: dict) -> str:
 
 def runs(cold_storage: ColdStorage, snapshot_id: str) -> list[dict]:
     """Every recorded run on the snapshot, oldest first."""
-    keys = cold_storage.list_keys(f"{EXPERIMENTS}/{snapshot_id}/runs")
+    keys = cold_storage.list_keys(f"{EXPERIMENTS}/{snapshot_id}/runs/")
     return [json.loads(cold_storage.get_bytes(k)) | {"ledger_key": k} for k in keys if k.endswith(".json")]
 
 

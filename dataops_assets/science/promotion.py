@@ -66,7 +66,7 @@ class Standing:
 
 
 def champion(cold_storage: ColdStorage, snapshot_id: str) -> dict | None:
-    keys = [k for k in cold_storage.list_keys(f"{PROMOTIONS}/{snapshot_id}") if k.endswith(".json")]
+    keys = [k for k in cold_storage.list_keys(f"{PROMOTIONS}/{snapshot_id}/") if k.endswith(".json")]
     return json.loads(cold_storage.get_bytes(keys[-1])) if keys else None
 
 

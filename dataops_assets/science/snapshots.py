@@ -168,7 +168,7 @@ def load_snapshot(cold_storage: ColdStorage, name: str) -> Snapshot:
 def list_snapshots(cold_storage: ColdStorage) -> list[Snapshot]:
     return [
         Snapshot.from_json(cold_storage.get_bytes(key))
-        for key in cold_storage.list_keys(SNAPSHOTS)
+        for key in cold_storage.list_keys(f"{SNAPSHOTS}/")  # the slash: an S3 prefix, not a name start
         if key.endswith(".json")
     ]
 
