@@ -20,6 +20,7 @@ from dataops_assets.pillars.serving.assets import build_serving_asset
 from dataops_assets.pillars.serving.tables import SERVED_TABLES
 from dataops_assets.resources.factory import build_resources
 from dataops_assets.science.assets import SCIENCE_ASSETS, Experiment, science_experiment
+from dataops_assets.science.serving import build_champion_predictions_asset
 from dataops_assets.sources.catalog import load_sources
 
 # Single-run backfill policies and pools are what this design relies on; their beta notice is noise.
@@ -39,7 +40,7 @@ def build_definitions(env: Environment) -> dg.Definitions:
         ]
     assets += build_dbt_assets(days)
     assets += [build_serving_asset(table, days) for table in SERVED_TABLES]
-    assets += SCIENCE_ASSETS
+    assets += [build_champion_predictions_asset(days), *SCIENCE_ASSETS]
 
     executor = (
         dg.multiprocess_executor.configured({"max_concurrent": env.scale.executor_workers})

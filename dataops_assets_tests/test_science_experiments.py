@@ -158,3 +158,33 @@ def test_an_experiment_the_snapshot_cannot_serve_fails_in_one_line(cold, testing
         ExperimentFailed, match=r"failed: a snapshot needs at least two days: one to train on"
     ):
         run_experiment(testing_env, "one_day", "baseline")
+
+
+def test_the_serving_group_scores_new_days_with_the_champion(runs, cold, frozen, testing_env):
+    import sqlite3
+
+    import dagster as dg
+
+    from dataops_assets.resources.factory import build_resources, hot_store
+    from dataops_assets.science import ledger
+    from dataops_assets.science.promotion import production_champion, promote
+    from dataops_assets.science.serving import build_champion_predictions_asset
+
+    if (production_champion(cold) or {}).get("model") != "baseline":  # the gate test may have crowned it
+        promote(cold, hot_store(testing_env), frozen, "baseline")
+    day = DAYS[-1]
+    asset = build_champion_predictions_asset(dg.DailyPartitionsDefinition(start_date=DAYS[0]))
+    result = dg.materialize([asset], partition_key=day, resources=build_resources(testing_env))
+    assert result.success
+
+    with sqlite3.connect(f"file:{hot_store(testing_env).path}?mode=ro", uri=True) as con:
+        served = con.execute(
+            "SELECT carrier, flight, origin, sched_dep_time, model, split, predicted FROM flight_delay_predictions "
+            "WHERE flight_date = ? ORDER BY carrier, flight, origin, sched_dep_time",
+            [day],
+        ).fetchall()
+    assert len(served) == 914 and {(r[4], r[5]) for r in served} == {("baseline", "serving")}
+    # Scored from the day's current files by the stored model: what the experiment predicted for it.
+    stored = ledger.read_predictions(cold, runs["baseline"][0])
+    expected = stored[stored["flight_date"] == day]["predicted"].to_numpy()
+    assert np.allclose([r[6] for r in served], expected, rtol=0, atol=1e-12)

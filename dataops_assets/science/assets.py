@@ -68,6 +68,7 @@ class Scored:
     params: dict
     seed: int
     stored: dict  # where the predictions are in cold storage: path, sha256, rows
+    artifact: dict  # where the fitted model is
 
 
 @contextlib.contextmanager
@@ -156,9 +157,10 @@ def predictions(cold_storage: ColdStorage, model: Trained) -> dg.Output:
         **{TARGET: frame[TARGET]},
     )
     stored = ledger.write_predictions(cold_storage, model.stage.snapshot["id"], model.name, scored)
+    artifact = ledger.write_model(cold_storage, model.stage.snapshot["id"], model.name, model.model)
     stage = model.stage.then("predict", started, scored)
     return dg.Output(
-        Scored(stage, model.name, model.params, model.seed, stored),
+        Scored(stage, model.name, model.params, model.seed, stored, artifact),
         metadata={
             "dagster/row_count": len(scored),
             "path": dg.MetadataValue.path(cold_storage.uri(stored["path"])),
@@ -200,6 +202,7 @@ def evaluation(
         "metrics": scores,
         "timings_s": timings,
         "predictions": predictions.stored,
+        "model_artifact": predictions.artifact,
     }
     key = ledger.append(cold_storage, record)
     return dg.MaterializeResult(

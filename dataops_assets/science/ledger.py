@@ -8,6 +8,7 @@ content-addressed, so the gate compares two models on exactly the rows they were
 
     experiments/<snapshot id>/runs/<recorded at>-<run id>.json
     experiments/<snapshot id>/predictions/<model>-<sha256 prefix>.parquet
+    experiments/<snapshot id>/models/<model>-<sha256 prefix>.pickle     (the fitted model)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import functools
 import hashlib
 import io
 import json
+import pickle
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
@@ -66,19 +68,42 @@ def experiment_key(snapshot_id: str, model: str, params: dict, seed: int) -> str
     return fingerprint({"snapshot_id": snapshot_id, "model": model, "params": params, "seed": seed})
 
 
+def _put_addressed(
+    cold_storage: ColdStorage, snapshot_id: str, kind: str, name: str, suffix: str, data: bytes
+) -> dict:
+    sha256 = hashlib.sha256(data).hexdigest()
+    key = f"{EXPERIMENTS}/{snapshot_id}/{kind}/{name}-{sha256[:16]}.{suffix}"
+    if not cold_storage.exists(key):
+        cold_storage.put_bytes(key, data)
+    return {"path": key, "sha256": sha256, "bytes": len(data)}
+
+
+def _get_addressed(cold_storage: ColdStorage, stored: dict) -> bytes:
+    data = cold_storage.get_bytes(stored["path"])
+    if hashlib.sha256(data).hexdigest() != stored["sha256"]:
+        raise ValueError(f"{stored['path']} no longer matches the sha256 the ledger recorded")
+    return data
+
+
 def write_predictions(cold_storage: ColdStorage, snapshot_id: str, model: str, frame: pd.DataFrame) -> dict:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
-    data = buffer.getvalue()
-    sha256 = hashlib.sha256(data).hexdigest()
-    key = f"{EXPERIMENTS}/{snapshot_id}/predictions/{model}-{sha256[:16]}.parquet"
-    if not cold_storage.exists(key):
-        cold_storage.put_bytes(key, data)
-    return {"path": key, "sha256": sha256, "rows": len(frame)}
+    stored = _put_addressed(cold_storage, snapshot_id, "predictions", model, "parquet", buffer.getvalue())
+    return stored | {"rows": len(frame)}
 
 
 def read_predictions(cold_storage: ColdStorage, record: dict) -> pd.DataFrame:
-    return pd.read_parquet(io.BytesIO(cold_storage.get_bytes(record["predictions"]["path"])))
+    return pd.read_parquet(io.BytesIO(_get_addressed(cold_storage, record["predictions"])))
+
+
+def write_model(cold_storage: ColdStorage, snapshot_id: str, model: str, fitted: object) -> dict:
+    """The fitted model, so a promoted champion can score days it has never seen."""
+    return _put_addressed(cold_storage, snapshot_id, "models", model, "pickle", pickle.dumps(fitted))
+
+
+def read_model(cold_storage: ColdStorage, stored: dict) -> object:
+    # Only ever this ledger's own artifacts, checked against the sha256 recorded when they were written.
+    return pickle.loads(_get_addressed(cold_storage, stored))
 
 
 def append(cold_storage: ColdStorage, record: dict) -> str:

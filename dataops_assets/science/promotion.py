@@ -70,6 +70,14 @@ def champion(cold_storage: ColdStorage, snapshot_id: str) -> dict | None:
     return json.loads(cold_storage.get_bytes(keys[-1])) if keys else None
 
 
+def production_champion(cold_storage: ColdStorage) -> dict | None:
+    """The latest promotion on any snapshot: the model the serving group scores new days with."""
+    keys = [k for k in cold_storage.list_keys(f"{PROMOTIONS}/") if k.endswith(".json")]
+    if not keys:
+        return None
+    return json.loads(cold_storage.get_bytes(max(keys, key=lambda k: k.rsplit("/", 1)[-1])))
+
+
 def _record(cold_storage: ColdStorage, key: str) -> dict:
     return json.loads(cold_storage.get_bytes(key)) | {"ledger_key": key}
 
@@ -138,6 +146,7 @@ def promote(cold_storage: ColdStorage, hot_store: HotStore, snapshot: Snapshot, 
         "ledger_key": latest["ledger_key"],
         "run_id": latest["run_id"],
         "experiment_key": latest["experiment_key"],
+        "model_artifact": latest["model_artifact"],
         # The no-skill reference has no run of its own: it is fitted from the challenger's training rows.
         "versus": {"model": crowned["model"] if crowned else REFERENCE_MODEL}
         | {"ledger_key": crowned["ledger_key"] if crowned else None},
