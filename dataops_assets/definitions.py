@@ -19,7 +19,7 @@ from dataops_assets.pillars.raw.assets import build_raw_asset
 from dataops_assets.pillars.serving.assets import build_serving_asset
 from dataops_assets.pillars.serving.tables import SERVED_TABLES
 from dataops_assets.resources.factory import build_resources
-from dataops_assets.science.assets import SCIENCE_ASSETS, Experiment, science_experiment
+from dataops_assets.science.assets import SCIENCE_ASSETS, SCIENCE_RESOURCES, science_experiment
 from dataops_assets.science.serving import build_champion_predictions_asset
 from dataops_assets.sources.catalog import load_sources
 
@@ -53,7 +53,7 @@ def build_definitions(env: Environment) -> dg.Definitions:
         schedules=[daily_schedule(env)],
         sensors=[landing_sensor(env, sources), serving_automation_sensor(env)],
         # The science group's experiment (snapshot, model) is set per run, in the run's config.
-        resources=build_resources(env) | {"experiment": Experiment.configure_at_launch()},
+        resources=build_resources(env) | SCIENCE_RESOURCES,
         executor=executor,
         metadata={"environment": env.name},
     )

@@ -27,6 +27,7 @@ from dataops_assets.science.snapshots import SnapshotError, load_snapshot
 
 SCIENCE = "science"
 SCIENCE_JOB = "science_experiment"
+SCIENCE_IO = "science_io_manager"
 PREVIEW_COLUMNS = [*KEY, "dest", "dep_hour", "temp", "visib", "plane_year", TARGET]
 
 
@@ -84,7 +85,9 @@ def science_key(name: str) -> dg.AssetKey:
     return dg.AssetKey([SCIENCE, name])
 
 
-@dg.asset(key=science_key("features"), group_name=SCIENCE, kinds={"duckdb", "pandas"})
+@dg.asset(
+    key=science_key("features"), group_name=SCIENCE, io_manager_key=SCIENCE_IO, kinds={"duckdb", "pandas"}
+)
 def features(experiment: Experiment, cold_storage: ColdStorage) -> dg.Output:
     """Each flight of the snapshot with the weather at its origin in its departure hour and its plane."""
     started = time.perf_counter()
@@ -106,7 +109,7 @@ def features(experiment: Experiment, cold_storage: ColdStorage) -> dg.Output:
     )
 
 
-@dg.asset(key=science_key("split"), group_name=SCIENCE, kinds={"pandas"})
+@dg.asset(key=science_key("split"), group_name=SCIENCE, io_manager_key=SCIENCE_IO, kinds={"pandas"})
 def split(experiment: Experiment, features: Stage) -> dg.Output:
     """Train on the first days, test on the last (by date, never by random rows)."""
     started = time.perf_counter()
@@ -124,7 +127,7 @@ def split(experiment: Experiment, features: Stage) -> dg.Output:
     )
 
 
-@dg.asset(key=science_key("model"), group_name=SCIENCE, kinds={"scikitlearn"})
+@dg.asset(key=science_key("model"), group_name=SCIENCE, io_manager_key=SCIENCE_IO, kinds={"scikitlearn"})
 def model(experiment: Experiment, split: Stage) -> dg.Output:
     """The model trained on the training days."""
     started = time.perf_counter()
@@ -145,7 +148,7 @@ def model(experiment: Experiment, split: Stage) -> dg.Output:
     )
 
 
-@dg.asset(key=science_key("predictions"), group_name=SCIENCE, kinds={"parquet"})
+@dg.asset(key=science_key("predictions"), group_name=SCIENCE, io_manager_key=SCIENCE_IO, kinds={"parquet"})
 def predictions(cold_storage: ColdStorage, model: Trained) -> dg.Output:
     """P(late) for every flight of the snapshot, stored content-addressed beside the ledger."""
     started = time.perf_counter()
@@ -170,7 +173,7 @@ def predictions(cold_storage: ColdStorage, model: Trained) -> dg.Output:
     )
 
 
-@dg.asset(key=science_key("evaluation"), group_name=SCIENCE, kinds={"scikitlearn"})
+@dg.asset(key=science_key("evaluation"), group_name=SCIENCE, io_manager_key=SCIENCE_IO, kinds={"scikitlearn"})
 def evaluation(
     context: dg.AssetExecutionContext, cold_storage: ColdStorage, predictions: Scored
 ) -> dg.MaterializeResult:
@@ -220,8 +223,12 @@ def evaluation(
 
 
 SCIENCE_ASSETS = [features, split, model, predictions, evaluation]
+# The steps hand each other their values in memory, inside one process: two experiments running at
+# once can never read each other's intermediate frames, and nothing but the ledger is kept.
+SCIENCE_RESOURCES = {"experiment": Experiment.configure_at_launch(), SCIENCE_IO: dg.mem_io_manager}
 science_experiment = dg.define_asset_job(
     SCIENCE_JOB,
     selection=dg.AssetSelection.groups(SCIENCE),
+    executor_def=dg.in_process_executor,
     description="One experiment: a snapshot and a model (set them in the `experiment` resource's config).",
 )
