@@ -19,6 +19,8 @@ from dataops_assets.pillars.raw.assets import build_raw_asset
 from dataops_assets.pillars.serving.assets import build_serving_asset
 from dataops_assets.pillars.serving.tables import SERVED_TABLES
 from dataops_assets.resources.factory import build_resources
+from dataops_assets.science.assets import SCIENCE_ASSETS, SCIENCE_RESOURCES, science_experiment
+from dataops_assets.science.serving import build_champion_predictions_asset
 from dataops_assets.sources.catalog import load_sources
 
 # Single-run backfill policies and pools are what this design relies on; their beta notice is noise.
@@ -38,6 +40,7 @@ def build_definitions(env: Environment) -> dg.Definitions:
         ]
     assets += build_dbt_assets(days)
     assets += [build_serving_asset(table, days) for table in SERVED_TABLES]
+    assets += [build_champion_predictions_asset(days), *SCIENCE_ASSETS]
 
     executor = (
         dg.multiprocess_executor.configured({"max_concurrent": env.scale.executor_workers})
@@ -46,10 +49,11 @@ def build_definitions(env: Environment) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=assets,
-        jobs=[daily_pipeline],
+        jobs=[daily_pipeline, science_experiment],
         schedules=[daily_schedule(env)],
         sensors=[landing_sensor(env, sources), serving_automation_sensor(env)],
-        resources=build_resources(env),
+        # The science group's experiment (snapshot, model) is set per run, in the run's config.
+        resources=build_resources(env) | SCIENCE_RESOURCES,
         executor=executor,
         metadata={"environment": env.name},
     )

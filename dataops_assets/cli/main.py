@@ -8,7 +8,9 @@ from __future__ import annotations
 import click
 
 from dataops_assets.cli.env_cmd import env
+from dataops_assets.cli.experiment_cmd import experiment
 from dataops_assets.cli.pipeline_cmd import pipeline
+from dataops_assets.cli.snapshot_cmd import snapshot
 from dataops_assets.cli.verify_cmd import verify
 
 
@@ -23,6 +25,8 @@ def main() -> None:
 
 for command in (pipeline, env, verify):
     main.add_command(command)
+main.add_command(snapshot)
+main.add_command(experiment)
 
 
 if __name__ == "__main__":

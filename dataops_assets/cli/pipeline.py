@@ -99,6 +99,44 @@ def _root_cause(failure_data) -> str:
     return error.message.strip().splitlines()[0]
 
 
+def failure_reason(result) -> str | None:
+    """None for a successful run, else `step: root cause` of its first failed step."""
+    if result.success:
+        return None
+    failures = [e for e in result.all_events if e.is_step_failure]
+    if not failures:
+        return "the run failed"
+    return f"{failures[0].step_key}: {_root_cause(failures[0].step_failure_data)}"
+
+
+def execute_job(env: Environment, job_name: str, *, run_config=None, tags=None, stdout=None, echo=print):
+    """Run one of the environment's jobs in this process, recorded in its Dagster instance.
+
+    The full event log is in the instance (and the UI); the console logger is silenced so the
+    terminal gets a summary and, on failure, the one-line root cause instead of stack traces. Runs
+    left STARTED by a killed process are marked failed first, so their pool slots are freed.
+    """
+    import dagster as dg
+
+    from dataops_assets.cli.run_guard import reclaim_dead_runs, run_tags
+    from dataops_assets.definitions import build_definitions
+
+    ensure_dagster_home(env)
+    job = build_definitions(env).resolve_job_def(job_name)
+    with dg.DagsterInstance.get() as instance:
+        apply_pool_limits(instance, env)
+        for run_id in reclaim_dead_runs(instance):
+            echo(f"run {run_id} was killed before it finished: marked failed, its pool slots freed")
+        with contextlib.redirect_stdout(stdout) if stdout else contextlib.nullcontext():
+            return job.execute_in_process(
+                instance=instance,
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+                | (run_config or {}),
+                tags=(tags or {}) | run_tags(),
+                raise_on_error=False,
+            )
+
+
 def run_pipeline(env: Environment, days: list[dt.date], echo=print) -> PipelineOutcome:
     from dataops_assets.cli.run_guard import PipelineBusy, pipeline_lock
 
@@ -110,40 +148,28 @@ def run_pipeline(env: Environment, days: list[dt.date], echo=print) -> PipelineO
 
 
 def _run_pipeline(env: Environment, days: list[dt.date], echo) -> PipelineOutcome:
-    import dagster as dg
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from dataops_assets.automation.jobs import DAILY_PIPELINE
-    from dataops_assets.cli.run_guard import reclaim_dead_runs, run_tags
-    from dataops_assets.definitions import build_definitions
 
     if env.data_scope.replay == "nycflights13":
         replay_into_landing(env, days, echo)
 
-    ensure_dagster_home(env)
-    defs = build_definitions(env)
-    job = defs.resolve_job_def(DAILY_PIPELINE)
     keys = [d.isoformat() for d in days]
     echo(f"running {DAILY_PIPELINE} for {keys[0]}..{keys[-1]} ({len(keys)} day(s)) in {env.name} ...")
     log_dir = env.data_path / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"pipeline-{keys[0]}-{keys[-1]}.log"
     echo(f"dbt's output goes to {log_path}")
-    with dg.DagsterInstance.get() as instance:
-        apply_pool_limits(instance, env)
-        for run_id in reclaim_dead_runs(instance):
-            echo(f"run {run_id} was killed before it finished: marked failed, its pool slots freed")
-        # dagster-dbt re-prints every dbt event on stdout; keep the terminal for the summary.
-        with open(log_path, "w") as log, contextlib.redirect_stdout(log):
-            result = job.execute_in_process(
-                instance=instance,
-                # The full event log is in the instance (and the UI); the terminal gets the summary and,
-                # on failure, the one-line root cause instead of Dagster's stack traces.
-                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-                tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
-                | run_tags(),
-                raise_on_error=False,
-            )
+    # dagster-dbt re-prints every dbt event on stdout; keep the terminal for the summary.
+    with open(log_path, "w") as log:
+        result = execute_job(
+            env,
+            DAILY_PIPELINE,
+            tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+            stdout=log,
+            echo=echo,
+        )
     evaluations = result.get_asset_check_evaluations()
     outcome = PipelineOutcome(
         run_id=result.run_id,
@@ -153,13 +179,7 @@ def _run_pipeline(env: Environment, days: list[dt.date], echo) -> PipelineOutcom
             f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evaluations if not e.passed
         ),
     )
-    if not result.success:
-        failures = [e for e in result.all_events if e.is_step_failure]
-        outcome.failure = (
-            f"{failures[0].step_key}: {_root_cause(failures[0].step_failure_data)}"
-            if failures
-            else "the run failed"
-        )
+    outcome.failure = failure_reason(result)
     from dataops_assets.cli.summary import pillar_summary
 
     outcome.summary = pillar_summary(env, keys)

@@ -16,6 +16,9 @@ HOT_FRESHNESS = dg.FreshnessPolicy.time_window(
     fail_window=dt.timedelta(hours=36), warn_window=dt.timedelta(hours=26)
 )
 
+# eager() alone only looks at the latest day; a late or re-run older day must publish too.
+HOT_AUTOMATION = dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window())
+
 
 def serving_key(table: ServedTable) -> dg.AssetKey:
     return dg.AssetKey(["serving", table.name])
@@ -32,10 +35,7 @@ def build_serving_asset(table: ServedTable, partitions_def: dg.PartitionsDefinit
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=HOT_STORE_POOL,
         freshness_policy=HOT_FRESHNESS,
-        # eager() alone only looks at the latest day; a late or re-run older day must publish too.
-        automation_condition=dg.AutomationCondition.eager().without(
-            dg.AutomationCondition.in_latest_time_window()
-        ),
+        automation_condition=HOT_AUTOMATION,
         kinds={"sqlite"},
         metadata={"primary_key": list(table.key)},
     )

@@ -1,0 +1,135 @@
+"""`dataops experiment ...`: experiments on a snapshot, their comparison, and the promotion gate."""
+
+from __future__ import annotations
+
+import click
+
+from dataops_assets.cli.common import environment, fail
+
+METRICS = ("brier", "log_loss", "roc_auc", "accuracy")
+STEPS = ("features", "split", "train", "predict", "evaluate")
+
+
+def _snapshot(name: str):
+    from dataops_assets.resources.factory import cold_storage
+    from dataops_assets.science.snapshots import SnapshotError, load_snapshot
+
+    storage = cold_storage(environment())
+    try:
+        return storage, load_snapshot(storage, name)
+    except SnapshotError as error:
+        fail(str(error))
+
+
+@click.group()
+def experiment() -> None:
+    """Reproducible experiments on frozen snapshots, and the champion/challenger gate."""
+
+
+@experiment.command("run")
+@click.option("--snapshot", "snapshot_name", required=True, help="Snapshot name (dataops snapshot list).")
+@click.option("--model", required=True, help="climatology, baseline or gradient_boosting.")
+@click.option("--seed", type=int, default=None, help="Seed (default 2013).")
+@click.option(
+    "--test-fraction", type=float, default=None, help="Share of the last days held out (default 0.25)."
+)
+def experiment_run(snapshot_name: str, model: str, seed: int | None, test_fraction: float | None) -> None:
+    """Run the science assets for MODEL on SNAPSHOT as one Dagster run; record it in the ledger."""
+    from dataops_assets.science.models import UnknownModel
+    from dataops_assets.science.runner import ExperimentFailed, run_experiment
+    from dataops_assets.science.snapshots import SnapshotError
+
+    env = environment()
+    try:
+        record = run_experiment(env, snapshot_name, model, seed, test_fraction, echo=click.echo)
+    except (SnapshotError, UnknownModel, ExperimentFailed) as error:
+        fail(str(error))
+    split = record["split"]
+    click.echo(
+        f"trained on {split['train_rows']:,} flights, tested on {split['test_rows']:,} "
+        f"(from {split['first_test_day']}), seed {record['seed']}"
+    )
+    for name in (*METRICS, "late_rate", "mean_predicted"):
+        click.echo(f"  {name:<15} {record['metrics'][name]:.5f}")
+    steps = sorted(record["timings_s"].items(), key=lambda item: STEPS.index(item[0]))
+    timings = ", ".join(f"{step} {seconds:.2f} s" for step, seconds in steps)
+    click.echo(f"timings: {timings}")
+    code = record["code"]
+    click.echo(
+        f"ledger: {record['ledger_key']} (experiment {record['experiment_key'][:12]}, "
+        f"git {code['git_sha'][:12]}{' dirty' if code['dirty'] else ''}, run {record['run_id']})"
+    )
+
+
+@experiment.command("compare")
+@click.option("--snapshot", "snapshot_name", required=True, help="Snapshot name.")
+def experiment_compare(snapshot_name: str) -> None:
+    """Every model's latest run on SNAPSHOT, with its Brier difference to the champion and the 95% CI."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dataops_assets.science.promotion import PromotionRefused, standings
+
+    storage, frozen = _snapshot(snapshot_name)
+    try:
+        crowned, table = standings(storage, frozen)
+    except PromotionRefused as error:
+        fail(str(error))
+    if not table:
+        fail(
+            f"no experiments on snapshot {snapshot_name} yet: dataops experiment run --snapshot {snapshot_name} ..."
+        )
+    versus = table[0].versus
+    out = Table(title=f"snapshot {frozen.name} ({frozen.id[:12]}): models vs {versus}")
+    for column in ("model", *METRICS, "Δ brier", "95% CI", "verdict", "ledger"):
+        out.add_column(column, justify="left" if column in ("model", "verdict", "ledger") else "right")
+    for s in table:
+        m = s.record["metrics"]
+        if s.difference is None:
+            delta, ci, verdict = "—", "—", "champion"
+        else:
+            d = s.difference
+            delta, ci = f"{d.mean:+.5f}", f"[{d.low:+.5f}, {d.high:+.5f}]"
+            verdict = (
+                "significantly better"
+                if d.significantly_better
+                else ("significantly worse" if d.low > 0 else "no significant difference")
+            )
+        out.add_row(
+            s.model,
+            *(f"{m[k]:.4f}" for k in METRICS),
+            delta,
+            ci,
+            verdict,
+            s.record["ledger_key"].rsplit("/", 1)[-1],
+        )
+    Console(width=200).print(out)
+    if crowned:
+        click.echo(f"champion: {crowned['model']} (promoted {crowned['promoted_at']})")
+    else:
+        click.echo("no champion yet: the first promotion must beat the no-skill reference (climatology)")
+
+
+@experiment.command("promote")
+@click.option("--snapshot", "snapshot_name", required=True, help="Snapshot name.")
+@click.option("--model", required=True, help="The challenger: a model with a run on SNAPSHOT.")
+def experiment_promote(snapshot_name: str, model: str) -> None:
+    """Make MODEL the champion on SNAPSHOT only if it beats the champion significantly; publish its predictions."""
+    from dataops_assets.resources.factory import hot_store
+    from dataops_assets.science.promotion import PromotionRefused, promote
+
+    storage, frozen = _snapshot(snapshot_name)
+    try:
+        promotion = promote(storage, hot_store(environment()), frozen, model)
+    except PromotionRefused as error:
+        fail(f"promotion refused: {error}")
+    d, published = promotion["difference"], promotion["published"]
+    versus = promotion["versus"]["model"]
+    click.echo(
+        f"promoted {model} on {snapshot_name}: {promotion['metric']} {d['mean']:+.5f} vs {versus}, "
+        f"95% CI [{d['low']:+.5f}, {d['high']:+.5f}] over {d['rows']:,} test flights"
+    )
+    click.echo(
+        f"published {published['rows']:,} predictions to hot table {published['table']} "
+        f"({published['first_day']}..{published['last_day']})"
+    )

@@ -1,0 +1,183 @@
+"""Champion/challenger: compare every model on a snapshot, and promote one only when the gate says so.
+
+The gate: the challenger's Brier score minus the champion's, on the same test rows, with a paired
+bootstrap 95% confidence interval that lies wholly below zero. With no champion yet on the snapshot,
+the challenger is held to the no-skill reference (climatology: the training days' late rate): a
+first champion must show it knows something. A promotion publishes the champion's predictions into
+the hot store (`flight_delay_predictions`, replacing the snapshot's days) and is recorded, append-only,
+beside the ledger:
+
+    promotions/<snapshot id>/<promoted at>-<model>.json
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from dataops_assets.integrity import canonical_json
+from dataops_assets.resources.cold_storage import ColdStorage
+from dataops_assets.resources.hot_store import HotStore
+from dataops_assets.science import ledger
+from dataops_assets.science.evaluation import (
+    BOOTSTRAP_SAMPLES,
+    BOOTSTRAP_SEED,
+    CONFIDENCE,
+    GATE_METRIC,
+    Difference,
+    judged_rows,
+    paired_bootstrap,
+)
+from dataops_assets.science.features import KEY, TARGET
+from dataops_assets.science.models import REFERENCE_MODEL, make_model
+from dataops_assets.science.snapshots import Snapshot
+
+PROMOTIONS = "promotions"
+PREDICTIONS_TABLE = "flight_delay_predictions"
+PREDICTION_COLUMNS = [
+    ("flight_date", "DATE"),
+    ("carrier", "VARCHAR"),
+    ("flight", "INTEGER"),
+    ("origin", "VARCHAR"),
+    ("dest", "VARCHAR"),
+    ("sched_dep_time", "INTEGER"),
+    ("model", "VARCHAR"),
+    ("snapshot_id", "VARCHAR"),
+    ("predicted", "DOUBLE"),  # P(arrives more than 15 minutes late)
+    ("split", "VARCHAR"),  # train or test: whether the model saw this flight's outcome
+]
+
+
+class PromotionRefused(RuntimeError):
+    """The gate said no; the message says why."""
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One model's latest run on a snapshot, and how it compares with the champion (or the reference)."""
+
+    model: str
+    record: dict
+    versus: str
+    difference: Difference | None  # None for the champion itself
+
+
+def champion(cold_storage: ColdStorage, snapshot_id: str) -> dict | None:
+    keys = [k for k in cold_storage.list_keys(f"{PROMOTIONS}/{snapshot_id}/") if k.endswith(".json")]
+    return json.loads(cold_storage.get_bytes(keys[-1])) if keys else None
+
+
+def production_champion(cold_storage: ColdStorage) -> dict | None:
+    """The latest promotion on any snapshot: the model the serving group scores new days with."""
+    keys = [k for k in cold_storage.list_keys(f"{PROMOTIONS}/") if k.endswith(".json")]
+    if not keys:
+        return None
+    return json.loads(cold_storage.get_bytes(max(keys, key=lambda k: k.rsplit("/", 1)[-1])))
+
+
+def _record(cold_storage: ColdStorage, key: str) -> dict:
+    return json.loads(cold_storage.get_bytes(key)) | {"ledger_key": key}
+
+
+def difference(cold_storage: ColdStorage, challenger: dict, reference: dict | None) -> Difference:
+    """The challenger's gate metric minus the reference run's (the no-skill reference when None)."""
+    scored = ledger.read_predictions(cold_storage, challenger)
+    test = judged_rows(scored)
+    if reference is None:
+        no_skill = make_model(REFERENCE_MODEL)
+        no_skill.fit(scored[scored["split"] == "train"], challenger["seed"])
+        baseline = no_skill.predict(test)
+    else:
+        other = judged_rows(ledger.read_predictions(cold_storage, reference))
+        if not test[KEY].reset_index(drop=True).equals(other[KEY].reset_index(drop=True)):
+            raise PromotionRefused(
+                f"{challenger['model']} and {reference['model']} were not scored on the same test rows "
+                "(different test_fraction?): re-run them with the same settings"
+            )
+        baseline = other["predicted"].to_numpy()
+    return paired_bootstrap(test[TARGET].to_numpy(dtype=bool), test["predicted"].to_numpy(), baseline)
+
+
+def standings(cold_storage: ColdStorage, snapshot: Snapshot) -> tuple[dict | None, list[Standing]]:
+    """The champion's promotion (or None) and every model's latest run against it."""
+    crowned = champion(cold_storage, snapshot.id)
+    reference = _record(cold_storage, crowned["ledger_key"]) if crowned else None
+    versus = f"champion {crowned['model']}" if crowned else f"{REFERENCE_MODEL} (no champion yet)"
+    table = []
+    for name, record in ledger.latest_by_model(ledger.runs(cold_storage, snapshot.id)).items():
+        is_champion = reference is not None and record["ledger_key"] == reference["ledger_key"]
+        table.append(
+            Standing(
+                name, record, versus, None if is_champion else difference(cold_storage, record, reference)
+            )
+        )
+    return crowned, table
+
+
+def promote(cold_storage: ColdStorage, hot_store: HotStore, snapshot: Snapshot, model: str) -> dict:
+    """Make `model`'s latest run on the snapshot its champion, if the gate allows; the promotion record."""
+    latest = ledger.latest_by_model(ledger.runs(cold_storage, snapshot.id)).get(model)
+    if latest is None:
+        raise PromotionRefused(
+            f"no run of {model} on snapshot {snapshot.name}: "
+            f"run `dataops experiment run --snapshot {snapshot.name} --model {model}` first"
+        )
+    crowned = champion(cold_storage, snapshot.id)
+    if crowned and crowned["ledger_key"] == latest["ledger_key"]:
+        raise PromotionRefused(f"{model} is already the champion on snapshot {snapshot.name}")
+    reference = _record(cold_storage, crowned["ledger_key"]) if crowned else None
+    versus = crowned["model"] if crowned else f"the no-skill reference ({REFERENCE_MODEL})"
+    diff = difference(cold_storage, latest, reference)
+    if not diff.significantly_better:
+        raise PromotionRefused(
+            f"{model} is not significantly better than {versus} on snapshot {snapshot.name}: "
+            f"{GATE_METRIC} difference {diff.describe()} ({CONFIDENCE:.0%} CI, {diff.rows:,} test flights) "
+            "does not lie below zero"
+        )
+
+    published = publish_predictions(hot_store, ledger.read_predictions(cold_storage, latest))
+    now = dt.datetime.now(dt.UTC)
+    promotion = {
+        "snapshot": latest["snapshot"],
+        "model": model,
+        "ledger_key": latest["ledger_key"],
+        "run_id": latest["run_id"],
+        "experiment_key": latest["experiment_key"],
+        "model_artifact": latest["model_artifact"],
+        # The no-skill reference has no run of its own: it is fitted from the challenger's training rows.
+        "versus": {"model": crowned["model"] if crowned else REFERENCE_MODEL}
+        | {"ledger_key": crowned["ledger_key"] if crowned else None},
+        "metric": GATE_METRIC,
+        "difference": {
+            "mean": diff.mean,
+            "low": diff.low,
+            "high": diff.high,
+            "rows": diff.rows,
+            "confidence": CONFIDENCE,
+            "bootstrap_samples": BOOTSTRAP_SAMPLES,
+            "bootstrap_seed": BOOTSTRAP_SEED,
+        },
+        "published": published,
+        "promoted_at": now.isoformat(),
+    }
+    key = f"{PROMOTIONS}/{snapshot.id}/{now:%Y%m%dT%H%M%S%f}-{model}.json"
+    cold_storage.put_bytes(key, canonical_json(promotion))
+    return promotion
+
+
+def publish_predictions(hot_store: HotStore, scored: pd.DataFrame) -> dict:
+    """The champion's predictions into the hot store, replacing its days in one transaction."""
+    frame = scored.assign(flight_date=pd.to_datetime(scored["flight_date"]).dt.date)
+    frame = frame[[name for name, _ in PREDICTION_COLUMNS]].astype(object)
+    days = sorted({d.isoformat() for d in frame["flight_date"]})
+    rows = hot_store.publish(
+        PREDICTIONS_TABLE,
+        PREDICTION_COLUMNS,
+        list(frame.itertuples(index=False, name=None)),
+        "flight_date",
+        days,
+    )
+    return {"table": PREDICTIONS_TABLE, "rows": rows, "first_day": days[0], "last_day": days[-1]}

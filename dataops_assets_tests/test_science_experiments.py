@@ -1,0 +1,190 @@
+"""Experiments reproduce, the ledger says how, and the gate promotes only a significantly better model.
+
+Each experiment is a Dagster run (seconds): the module shares a few, on one snapshot of the session's
+pipeline run (2013-01-01..03: trained on two days, tested on the third).
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from dataops_assets.science.evaluation import paired_bootstrap
+
+pytestmark = pytest.mark.slow
+DAYS = ["2013-01-01", "2013-01-02", "2013-01-03"]
+
+
+def test_the_paired_bootstrap_sees_a_real_difference_and_not_a_null_one():
+    rng = np.random.default_rng(0)
+    actual = rng.random(2000) < 0.3
+    informed = np.where(actual, 0.6, 0.2)
+    flat = np.full(2000, 0.3)
+    better = paired_bootstrap(actual, informed, flat)
+    assert better.significantly_better and better.high < 0
+    same = paired_bootstrap(actual, flat, flat)
+    assert (same.mean, same.low, same.high) == (0.0, 0.0, 0.0) and not same.significantly_better
+    assert paired_bootstrap(actual, informed, flat) == better  # fixed seed: the same interval every time
+
+
+@pytest.fixture(scope="module")
+def cold(pipeline_run, testing_env):
+    from dataops_assets.resources.factory import cold_storage
+
+    return cold_storage(testing_env)
+
+
+@pytest.fixture(scope="module")
+def frozen(cold):
+    from dataops_assets.science.snapshots import create_snapshot
+
+    return create_snapshot(cold, "experiments_test", ["flights", "planes", "weather"], DAYS[0], DAYS[-1])
+
+
+@pytest.fixture(scope="module")
+def runs(testing_env, frozen):
+    from dataops_assets.science.runner import run_experiment
+
+    return {
+        "baseline": [run_experiment(testing_env, frozen.name, "baseline") for _ in range(2)],
+        "climatology": run_experiment(testing_env, frozen.name, "climatology"),
+    }
+
+
+def test_the_same_experiment_twice_gives_identical_metrics_and_ledger_keys(runs, frozen):
+    first, second = runs["baseline"]
+    assert first["metrics"] == second["metrics"]
+    for key in ("experiment_key", "snapshot", "params", "params_hash", "seed", "split", "predictions"):
+        assert first[key] == second[key], key
+    assert first["snapshot"]["id"] == frozen.id
+    # Two runs, two records: the ledger appends, it never rewrites.
+    assert first["run_id"] != second["run_id"] and first["ledger_key"] != second["ledger_key"]
+
+
+def test_the_ledger_holds_what_reproduces_a_run(runs):
+    from dataops_assets.integrity import fingerprint
+
+    record = runs["baseline"][0]
+    assert len(record["code"]["git_sha"]) == 40 and isinstance(record["code"]["dirty"], bool)
+    assert record["params_hash"] == fingerprint(record["params"])
+    assert record["params"]["prior_strength"] == 20.0 and record["params"]["test_fraction"] == 0.25
+    assert {"python", "scikit-learn", "dagster", "pandas"} <= set(record["libraries"])
+    assert set(record["timings_s"]) == {"features", "split", "train", "predict", "evaluate"}
+    assert record["split"] == {"train_rows": 1785, "test_rows": 914, "first_test_day": DAYS[-1]}
+    assert 0 < record["metrics"]["brier"] < 0.25 and record["metrics"]["test_rows"] == 900
+
+
+def test_metrics_are_numeric_asset_metadata_the_ui_can_plot(runs):
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["science", "evaluation"]))
+    metadata = event.asset_materialization.metadata
+    assert isinstance(metadata["brier"], dg.FloatMetadataValue)
+    assert metadata["brier"].value == runs["climatology"]["metrics"]["brier"]  # the last run's
+
+
+def test_the_experiment_reproduces_after_a_pinned_partition_is_rematerialized(
+    runs, frozen, testing_root, tmp_path, monkeypatch, testing_env
+):
+    from dataops_assets.science.runner import run_experiment
+    from dataops_assets_tests.test_science_snapshots import _copy_cold, _parquet, _republish
+
+    copy = _copy_cold(testing_root, tmp_path)
+    pinned = frozen.files_of("flights")[0]
+    table = pq.read_table(io.BytesIO(copy.get_bytes(pinned["path"])))
+    _republish(copy, "flights", pinned["partition"], _parquet(table.slice(10)))
+    _republish(copy, "flights", "2013-01-05", _parquet(table))
+    monkeypatch.setenv("DATAOPS_DATA_DIR", str(tmp_path))
+
+    again = run_experiment(testing_env, frozen.name, "baseline")
+    assert again["metrics"] == runs["baseline"][0]["metrics"]
+    assert again["experiment_key"] == runs["baseline"][0]["experiment_key"]
+
+
+def test_the_gate_refuses_a_weak_challenger_and_promotes_a_better_one(runs, cold, frozen, testing_env):
+    from dataops_assets.resources.factory import hot_store
+    from dataops_assets.science.promotion import PREDICTIONS_TABLE, PromotionRefused, promote, standings
+
+    hot = hot_store(testing_env)
+    # No champion yet: the weak model is no better than knowing nothing.
+    with pytest.raises(PromotionRefused, match=r"climatology is not significantly better than the no-skill"):
+        promote(cold, hot, frozen, "climatology")
+    assert hot.count_by_date(PREDICTIONS_TABLE, "flight_date", DAYS) == {}
+
+    promotion = promote(cold, hot, frozen, "baseline")
+    assert promotion["difference"]["high"] < 0
+    assert promotion["published"]["rows"] == 842 + 943 + 914
+    assert hot.count_by_date(PREDICTIONS_TABLE, "flight_date", DAYS) == dict(
+        zip(DAYS, [842, 943, 914], strict=True)
+    )
+
+    # Now against the champion: the weak model is refused with the interval as the reason.
+    with pytest.raises(
+        PromotionRefused, match=r"not significantly better than baseline .* brier difference \+"
+    ):
+        promote(cold, hot, frozen, "climatology")
+    with pytest.raises(PromotionRefused, match="already the champion"):
+        promote(cold, hot, frozen, "baseline")
+
+    crowned, table = standings(cold, frozen)
+    assert crowned["model"] == "baseline"
+    by_model = {s.model: s for s in table}
+    assert by_model["baseline"].difference is None
+    assert by_model["climatology"].difference.low > 0  # significantly worse than the champion
+
+
+def test_compare_prints_every_model_against_the_champion(runs, frozen):
+    from click.testing import CliRunner
+
+    from dataops_assets.cli.main import main
+
+    result = CliRunner().invoke(main, ["experiment", "compare", "--snapshot", frozen.name])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.split("│")[1].strip() == "climatology" for line in lines if "│" in line)
+    assert "95% CI" in result.output
+
+
+def test_an_experiment_the_snapshot_cannot_serve_fails_in_one_line(cold, testing_env):
+    from dataops_assets.science.runner import ExperimentFailed, run_experiment
+    from dataops_assets.science.snapshots import create_snapshot
+
+    create_snapshot(cold, "one_day", ["flights"], DAYS[0], DAYS[0])
+    with pytest.raises(
+        ExperimentFailed, match=r"failed: a snapshot needs at least two days: one to train on"
+    ):
+        run_experiment(testing_env, "one_day", "baseline")
+
+
+def test_the_serving_group_scores_new_days_with_the_champion(runs, cold, frozen, testing_env):
+    import sqlite3
+
+    import dagster as dg
+
+    from dataops_assets.resources.factory import build_resources, hot_store
+    from dataops_assets.science import ledger
+    from dataops_assets.science.promotion import production_champion, promote
+    from dataops_assets.science.serving import build_champion_predictions_asset
+
+    if (production_champion(cold) or {}).get("model") != "baseline":  # the gate test may have crowned it
+        promote(cold, hot_store(testing_env), frozen, "baseline")
+    day = DAYS[-1]
+    asset = build_champion_predictions_asset(dg.DailyPartitionsDefinition(start_date=DAYS[0]))
+    result = dg.materialize([asset], partition_key=day, resources=build_resources(testing_env))
+    assert result.success
+
+    with sqlite3.connect(f"file:{hot_store(testing_env).path}?mode=ro", uri=True) as con:
+        served = con.execute(
+            "SELECT carrier, flight, origin, sched_dep_time, model, split, predicted FROM flight_delay_predictions "
+            "WHERE flight_date = ? ORDER BY carrier, flight, origin, sched_dep_time",
+            [day],
+        ).fetchall()
+    assert len(served) == 914 and {(r[4], r[5]) for r in served} == {("baseline", "serving")}
+    # Scored from the day's current files by the stored model: what the experiment predicted for it.
+    stored = ledger.read_predictions(cold, runs["baseline"][0])
+    expected = stored[stored["flight_date"] == day]["predicted"].to_numpy()
+    assert np.allclose([r[6] for r in served], expected, rtol=0, atol=1e-12)
