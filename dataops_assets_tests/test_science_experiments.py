@@ -155,7 +155,7 @@ def test_an_experiment_the_snapshot_cannot_serve_fails_in_one_line(cold, testing
 
     create_snapshot(cold, "one_day", ["flights"], DAYS[0], DAYS[0])
     with pytest.raises(
-        ExperimentFailed, match=r"failed: a snapshot needs at least two days: one to train on"
+        ExperimentFailed, match=r"failed: science__split: a snapshot needs at least two days: one to train on"
     ):
         run_experiment(testing_env, "one_day", "baseline")
 
