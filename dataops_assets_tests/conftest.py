@@ -4,12 +4,12 @@ every test reading its results shares (a Dagster run costs seconds)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pytest
 
 from dataops_assets.environments.loader import load_environment
+from dataops_assets_tests.services import environ
 
 # Three days of the testing environment's fixed slice (the first week of 2013).
 PIPELINE_DAYS = [dt.date(2013, 1, 1) + dt.timedelta(days=i) for i in range(3)]
@@ -18,16 +18,8 @@ PIPELINE_DAYS = [dt.date(2013, 1, 1) + dt.timedelta(days=i) for i in range(3)]
 @pytest.fixture(scope="session")
 def testing_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("dataops-testing")
-    saved = {k: os.environ.get(k) for k in ("DATAOPS_ENV", "DATAOPS_DATA_DIR", "DAGSTER_HOME")}
-    os.environ.update(
-        DATAOPS_ENV="testing", DATAOPS_DATA_DIR=str(root), DAGSTER_HOME=str(root / "dagster_home")
-    )
-    yield root
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with environ(DATAOPS_ENV="testing", DATAOPS_DATA_DIR=str(root), DAGSTER_HOME=str(root / "dagster_home")):
+        yield root
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _environ(**values: str):
+def environ(**values: str):
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -75,7 +75,7 @@ def s3_endpoint():
             if server.poll() is not None or time.monotonic() > deadline:
                 unavailable(f"moto_server did not start on port {port}")
             time.sleep(0.1)
-        with _environ(DATAOPS_S3_ENDPOINT_URL=url, **S3_VARIABLES):
+        with environ(DATAOPS_S3_ENDPOINT_URL=url, **S3_VARIABLES):
             yield url
     finally:
         server.terminate()
@@ -119,7 +119,7 @@ def pg_database(postgres_admin):
     role = f"dataops_i3_api_{uuid.uuid4().hex[:8]}"
     with (
         fresh_database(postgres_admin, roles=(role,)) as dsn,
-        _environ(DATAOPS_PG_DSN=dsn, DATAOPS_DAGSTER_PG_DSN=dsn),
+        environ(DATAOPS_PG_DSN=dsn, DATAOPS_DAGSTER_PG_DSN=dsn),
     ):
         yield PgDatabase(dsn, role)
 

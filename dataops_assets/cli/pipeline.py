@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dataops_assets.days import day_window
 from dataops_assets.environments.model import Environment
 from dataops_assets.environments.render import HEADER, apply_pool_limits, render_instance_yaml
 from dataops_assets.sources.replay import replayed_names
@@ -29,18 +30,17 @@ class PipelineOutcome:
 
 def parse_window(env: Environment, start: str, end: str) -> list[dt.date]:
     try:
-        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+        days = day_window(start, end)
     except ValueError as error:
-        raise PipelineError(f"dates must be YYYY-MM-DD ({error})") from None
-    if last < first:
-        raise PipelineError(f"--end {last} is before --start {first}")
+        raise PipelineError(str(error)) from None
+    first, last = days[0], days[-1]
     scope = env.data_scope
     if first < scope.start or (scope.end and last > scope.end):
         raise PipelineError(
             f"{first}..{last} is outside the {env.name} environment's data scope "
             f"({scope.start}..{scope.end or 'today'})"
         )
-    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    return days
 
 
 def ensure_dagster_home(env: Environment) -> Path:

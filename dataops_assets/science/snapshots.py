@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataops_assets import layout
+from dataops_assets.days import day_window
 from dataops_assets.integrity import canonical_json, fingerprint
 from dataops_assets.names import UnsafeName, checked_name
 from dataops_assets.pillars.raw.publish import read_manifest
@@ -92,12 +93,9 @@ class Snapshot:
 
 def _days(start: str, end: str) -> list[str]:
     try:
-        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+        return [day.isoformat() for day in day_window(start, end)]
     except ValueError as error:
-        raise SnapshotError(f"dates must be YYYY-MM-DD ({error})") from None
-    if last < first:
-        raise SnapshotError(f"--end {last} is before --start {first}")
-    return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+        raise SnapshotError(str(error)) from None
 
 
 def pin(cold_storage: ColdStorage, datasets: list[str], start: str, end: str) -> dict:
