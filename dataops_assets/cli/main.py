@@ -9,6 +9,7 @@ import click
 
 from dataops_assets.cli.env_cmd import env
 from dataops_assets.cli.pipeline_cmd import pipeline
+from dataops_assets.cli.serve_cmd import serve
 from dataops_assets.cli.verify_cmd import verify
 
 
@@ -23,6 +24,7 @@ def main() -> None:
 
 for command in (pipeline, env, verify):
     main.add_command(command)
+main.add_command(serve)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@ from dataops_assets.resources.warehouse import Warehouse
 
 HOT_STORE_POOL = "hot_store"
 # A daily feed is expected by the next morning; past a day and a half something is stuck.
+HOT_FAIL_WINDOW = dt.timedelta(hours=36)
 HOT_FRESHNESS = dg.FreshnessPolicy.time_window(
-    fail_window=dt.timedelta(hours=36), warn_window=dt.timedelta(hours=26)
+    fail_window=HOT_FAIL_WINDOW, warn_window=dt.timedelta(hours=26)
 )
 
 

@@ -1,0 +1,211 @@
+"""The FastAPI application: health, the served datasets, paged and filtered reads, predictions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from dataops_assets.pillars.serving.api import queries
+from dataops_assets.pillars.serving.api.datasets import DATASETS, PREDICTIONS, Dataset
+from dataops_assets.pillars.serving.api.reader import HotReader, ReadSession, StoreUnavailable
+from dataops_assets.pillars.serving.api.schemas import (
+    DatasetList,
+    Health,
+    Page,
+    Problem,
+)
+from dataops_assets.pillars.serving.assets import HOT_FAIL_WINDOW
+
+log = logging.getLogger("dataops.api")
+
+FILTERS_HELP = (
+    "Filters are further query parameters named after the dataset's columns (see `GET /datasets`): "
+    "`carrier=UA` (equality; repeat it for any of several values), and on dates and numbers "
+    "`flight_date__gte=2013-01-01`, `__gt`, `__lte`, `__lt`. Unknown columns and values that do not "
+    "parse as the column's type are refused with 400."
+)
+ERRORS = {400: {"model": Problem}, 404: {"model": Problem}, 503: {"model": Problem}}
+
+
+class RequestLog:
+    """One log line per request: method, path and query, status, latency (pure ASGI: cheap)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app fails before answering
+
+        async def send_and_note(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            query = scope.get("query_string", b"").decode("latin-1")
+            log.info(
+                "%s %s %d %.1fms",
+                scope["method"],
+                scope["path"] + (f"?{query}" if query else ""),
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def _columns(session: ReadSession, table: str) -> list[queries.Column]:
+    return [queries.Column(name, queries.logical_type(type_)) for name, type_ in session.columns(table)]
+
+
+def _column_info(columns: list[queries.Column]) -> list[dict]:
+    return [{"name": c.name, "type": c.type, "filters": queries.operators_for(c.type)} for c in columns]
+
+
+def _freshness(name: str, entry: dict | None, now: dt.datetime) -> dict:
+    published_at = entry["published_at"] if entry else None
+    age = (now - dt.datetime.fromisoformat(published_at)).total_seconds() if published_at else None
+    return {
+        "name": name,
+        "last_partition": entry["last_partition"] if entry else None,
+        "published_at": published_at,
+        "age_seconds": age,
+        "fresh": age is not None and age <= HOT_FAIL_WINDOW.total_seconds(),
+    }
+
+
+def create_app(reader: HotReader) -> FastAPI:
+    app = FastAPI(
+        title="dataops hot data",
+        version="1",
+        description="The hot tables of the serving pillar and the promoted model's predictions, read-only. "
+        "Every list is paged with an opaque cursor; a publish never shows a reader half a version.",
+    )
+    app.add_middleware(RequestLog)
+
+    @app.exception_handler(StoreUnavailable)
+    def unavailable(_: Request, error: StoreUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=503)
+
+    @app.get("/health", response_model=Health, responses={503: {"model": Health}})
+    def health() -> JSONResponse:
+        """Whether the hot store is reachable, and how fresh each published table is."""
+        now = dt.datetime.now(dt.UTC)
+        try:
+            with reader.session() as session:
+                catalog = session.catalog()
+        except StoreUnavailable as error:
+            store = {"backend": reader.backend, "reachable": False, "detail": str(error)}
+            return JSONResponse({"status": "unavailable", "store": store, "tables": []}, status_code=503)
+        tables = [_freshness(name, catalog[name], now) for name in DATASETS if name in catalog]
+        status = "ok" if all(t["fresh"] for t in tables) else "stale"
+        return JSONResponse(
+            {"status": status, "store": {"backend": reader.backend, "reachable": True}, "tables": tables}
+        )
+
+    @app.get("/datasets", response_model=DatasetList, responses=ERRORS)
+    def list_datasets() -> JSONResponse:
+        """What is served: each dataset's columns and types, rows, and last published partition."""
+        listed = []
+        with reader.session() as session:
+            catalog = session.catalog()
+            for dataset in DATASETS.values():
+                entry = catalog.get(dataset.name)
+                columns = _columns(session, dataset.name) if entry else []
+                listed.append(
+                    {
+                        "name": dataset.name,
+                        "description": dataset.description,
+                        "published": entry is not None,
+                        "rows": entry["rows"] if entry else 0,
+                        "last_partition": entry["last_partition"] if entry else None,
+                        "published_at": entry["published_at"] if entry else None,
+                        "date_column": dataset.date_column,
+                        "key": list(dataset.key),
+                        "columns": _column_info(columns),
+                    }
+                )
+        return JSONResponse({"datasets": listed})
+
+    def read_page(dataset: Dataset, request: Request, not_published: str) -> JSONResponse:
+        with reader.session() as session:
+            if dataset.name not in session.catalog():
+                raise HTTPException(404, not_published)
+            columns = _columns(session, dataset.name)
+            try:
+                query = queries.parse_query(dataset, columns, request.query_params.multi_items())
+            except queries.QueryError as error:
+                raise HTTPException(400, str(error)) from None
+            sql, params = queries.to_sql(query, dataset.name, reader.placeholder)
+            rows, next_cursor = queries.page(query, session.fetch(sql, params))
+        return JSONResponse(
+            {
+                "dataset": dataset.name,
+                "columns": _column_info(list(query.selected)),
+                "rows": rows,
+                "limit": query.limit,
+                "next_cursor": next_cursor,
+            }
+        )
+
+    # The paging parameters, declared for the OpenAPI document; parse_query validates them all.
+    columns_param = Query(None, description="Comma-separated columns to return (default: all).")
+    order_param = Query(
+        None, description="Comma-separated columns; `-name` for descending. The dataset's key breaks ties."
+    )
+    limit_param = Query(queries.DEFAULT_PAGE, ge=1, le=queries.MAX_PAGE, description="Rows per page.")
+    cursor_param = Query(None, description="`next_cursor` of the previous page.")
+
+    @app.get("/datasets/{name}", response_model=Page, responses=ERRORS, description=FILTERS_HELP)
+    def read_dataset(
+        request: Request,
+        name: str = Path(description="A served dataset (see `GET /datasets`)."),
+        columns: str | None = columns_param,
+        order_by: str | None = order_param,
+        limit: int = limit_param,
+        cursor: str | None = cursor_param,
+    ) -> JSONResponse:
+        """Rows of a served dataset: filtered, ordered and paged."""
+        dataset = DATASETS.get(name)
+        if dataset is None:
+            raise HTTPException(404, f"no dataset {name[:60]!r}; served: {', '.join(DATASETS)}")
+        return read_page(dataset, request, f"{name} has not been published yet")
+
+    @app.get("/predictions", response_model=Page, responses=ERRORS, description=FILTERS_HELP)
+    def read_predictions(
+        request: Request,
+        columns: str | None = columns_param,
+        order_by: str | None = order_param,
+        limit: int = limit_param,
+        cursor: str | None = cursor_param,
+    ) -> JSONResponse:
+        """The promoted model's prediction per flight (filters as for datasets)."""
+        return read_page(
+            PREDICTIONS,
+            request,
+            "no model has been promoted yet: predictions appear once `dataops experiment promote` "
+            f"publishes {PREDICTIONS.name}",
+        )
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app over the hot store of DATAOPS_ENV (for `uvicorn --factory`, e.g. with --workers)."""
+    from dataops_assets.environments.loader import load_environment
+    from dataops_assets.pillars.serving.api.reader import reader_for
+
+    if not log.handlers:  # each server process logs its requests to stderr
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    return create_app(reader_for(load_environment()))
