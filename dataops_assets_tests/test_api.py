@@ -15,8 +15,6 @@ from dataops_assets_tests.api_server import (
     DATAOPS,
     DAYS,
     carrier_rows,
-    publish_carriers,
-    running_server,
 )
 
 NAMES = [name for name, _ in CARRIER_COLUMNS]
@@ -25,15 +23,13 @@ EXPECTED = [dict(zip(NAMES, row, strict=True)) for row in carrier_rows(DAYS)]
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("api")
-    publish_carriers(SQLiteHotStore(path=str(root / "hot.sqlite")), DAYS)
-    return root
+def data_dir(api_data_dir) -> Path:
+    return api_data_dir
 
 
 @pytest.fixture(scope="module")
-def api(data_dir):
-    with running_server(data_dir) as url, httpx.Client(base_url=url, timeout=10) as client:
+def api(api_url):
+    with httpx.Client(base_url=api_url, timeout=10) as client:
         yield client
 
 
