@@ -191,7 +191,11 @@ def test_dbt_models_are_processing_assets_that_read_the_warehouse(graph, served_
 
 
 def test_serving_assets_publish_their_marts(graph, served_tables):
-    assert _keys_in_group(graph, "serving") == {_key("serving", t.name) for t in served_tables}
+    from dataops_assets.pillars.serving.retention import RETENTION_KEY
+
+    published = {_key("serving", t.name) for t in served_tables}
+    assert _keys_in_group(graph, "serving") == published | {RETENTION_KEY}
+    assert graph.get(RETENTION_KEY).parent_keys == published
     for table in served_tables:
         assert graph.get(_key("serving", table.name)).parent_keys == {_key(*table.model_asset_key)}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from dataops_assets.cli.archive_cmd import archive
 from dataops_assets.cli.env_cmd import env
 from dataops_assets.cli.pipeline_cmd import pipeline
 from dataops_assets.cli.serve_cmd import serve
@@ -25,6 +26,7 @@ def main() -> None:
 for command in (pipeline, env, verify):
     main.add_command(command)
 main.add_command(serve)
+main.add_command(archive)
 
 
 if __name__ == "__main__":

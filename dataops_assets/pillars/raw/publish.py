@@ -52,9 +52,6 @@ def publish_partition(source: Source, partition: str | None, cold_storage: ColdS
         "sha256": report["sha256"],
     }
     schema = schema_of(source)
-    history = list(current.get("history", [])) if current else []
-    if current:
-        history += [f for f in current["files"] if f["path"] != data_key and f not in history]
     manifest = {
         "dataset": source.name,
         "partition": partition,
@@ -66,14 +63,34 @@ def publish_partition(source: Source, partition: str | None, cold_storage: ColdS
         "ingestion": {
             k: report[k] for k in ("files", "rows_read", "rows_landed", "rows_quarantined", "reasons")
         },
-        "history": history,
     }
     # Same data *and* same accounting: nothing to publish (a new file of only bad rows changes the
     # counts but not the data, and the manifest must still tell the truth about it).
+    return commit_version(
+        cold_storage,
+        layout.manifest_key(source.name, partition),
+        manifest,
+        current,
+        lambda: cold_storage.copy(layout.staged_key(source.name, partition), data_key),
+    )
+
+
+def commit_version(
+    cold_storage: ColdStorage, manifest_key: str, manifest: dict, current: dict | None, place_data
+) -> Published:
+    """Make `manifest` the partition's current version: its data file first, then the manifest.
+
+    The previous version's files it no longer lists move to its history (they stay on disk);
+    `place_data` writes the (content-addressed) data file, skipped when it is already there.
+    """
+    history = list(current.get("history", [])) if current else []
+    listed = {f["path"] for f in manifest["files"]}
+    if current:
+        history += [f for f in current["files"] if f["path"] not in listed and f not in history]
+    manifest = manifest | {"history": history}
     if manifest == current:
         return Published(current, changed=False)
-
-    if not cold_storage.exists(data_key):
-        cold_storage.copy(layout.staged_key(source.name, partition), data_key)
-    cold_storage.put_bytes(layout.manifest_key(source.name, partition), canonical_json(manifest))
+    if not all(cold_storage.exists(path) for path in listed):
+        place_data()
+    cold_storage.put_bytes(manifest_key, canonical_json(manifest))
     return Published(manifest, changed=True)

@@ -19,7 +19,7 @@ class VerifyReport:
 
 def verify_cold_storage(cold_storage: ColdStorage) -> VerifyReport:
     report = VerifyReport()
-    keys = cold_storage.list_keys(layout.RAW)
+    keys = cold_storage.list_keys(layout.RAW) + cold_storage.list_keys(layout.ARCHIVE)
     referenced: set[str] = set()
     for key in keys:
         if not key.endswith("/" + layout.MANIFEST):

@@ -51,9 +51,17 @@ def build_serving_asset(table: ServedTable, partitions_def: dg.PartitionsDefinit
             table.name, list(zip(columns, types, strict=True)), rows, table.date_column, days
         )
         by_day = hot_store.count_by_date(table.name, table.date_column, days)
+        served = next(e for e in hot_store.catalog() if e["table_name"] == table.name)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": published,
+                "dagster/column_schema": dg.TableSchema(
+                    columns=[dg.TableColumn(n, t) for n, t in zip(columns, types, strict=True)]
+                ),
+                # what the hot store (and so the API) now serves from this table
+                "hot_rows_total": served["rows"],
+                "last_published_partition": served["last_partition"],
+                "published_at": served["published_at"],
                 "days_published": len(days),
                 "window": f"{days[0]} .. {days[-1]}",
                 "rows_per_day": markdown_table([{"day": d, "rows": by_day.get(d, 0)} for d in days]),
