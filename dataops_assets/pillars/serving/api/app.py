@@ -66,6 +66,20 @@ def _columns(session: ReadSession, table: str) -> list[queries.Column]:
     return [queries.Column(name, queries.logical_type(type_)) for name, type_ in session.columns(table)]
 
 
+class ColumnCache:
+    """Each table's columns, read again only when the table is published again."""
+
+    def __init__(self):
+        self._cached: dict[str, tuple[str, list[queries.Column]]] = {}
+
+    def get(self, session: ReadSession, table: str, published_at: str) -> list[queries.Column]:
+        cached = self._cached.get(table)
+        if cached is None or cached[0] != published_at:
+            cached = (published_at, _columns(session, table))
+            self._cached[table] = cached
+        return cached[1]
+
+
 def _column_info(columns: list[queries.Column]) -> list[dict]:
     return [{"name": c.name, "type": c.type, "filters": queries.operators_for(c.type)} for c in columns]
 
@@ -90,6 +104,7 @@ def create_app(reader: HotReader) -> FastAPI:
         "Every list is paged with an opaque cursor; a publish never shows a reader half a version.",
     )
     app.add_middleware(RequestLog)
+    columns_of = ColumnCache()
 
     @app.exception_handler(StoreUnavailable)
     def unavailable(_: Request, error: StoreUnavailable) -> JSONResponse:
@@ -137,9 +152,10 @@ def create_app(reader: HotReader) -> FastAPI:
 
     def read_page(dataset: Dataset, request: Request, not_published: str) -> JSONResponse:
         with reader.session() as session:
-            if dataset.name not in session.catalog():
+            entry = session.catalog().get(dataset.name)
+            if entry is None:
                 raise HTTPException(404, not_published)
-            columns = _columns(session, dataset.name)
+            columns = columns_of.get(session, dataset.name, entry["published_at"])
             try:
                 query = queries.parse_query(dataset, columns, request.query_params.multi_items())
             except queries.QueryError as error:

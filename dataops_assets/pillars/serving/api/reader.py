@@ -4,7 +4,7 @@ A request reads through one `ReadSession`: one read-only connection, so everythi
 comes from one committed version of the store. An adapter implements `session()` and the session's
 three methods; the SQL the API runs (queries.py) only differs in its placeholder.
 
-- SQLite (sandbox, testing): a `mode=ro` connection per request. In WAL mode a reader reads the last
+- SQLite (sandbox, testing): a `mode=ro` connection per server thread. In WAL mode a reader reads the last
   committed version while a publish (one transaction) runs, and neither waits for the other.
 - PostgreSQL (shared environments, to come): the `serving` schema through a read-only role, one
   pooled connection per request in a READ ONLY transaction; publishes are transactions too, so a reader
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -61,25 +62,38 @@ class SQLiteReadSession:
 
 
 class SQLiteHotReader:
+    """`mode=ro` connections, one per server thread, reused across that thread's requests.
+
+    Each request is one read transaction (BEGIN ... ROLLBACK): it reads one committed version, and
+    between requests the connection holds no snapshot, so it never keeps a checkpoint from running.
+    """
+
     backend = "sqlite"
     placeholder = "?"
 
     def __init__(self, path: str):
         self.path = path
         self._uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+        self._local = threading.local()
+
+    def _connection(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            try:
+                con = sqlite3.connect(self._uri, uri=True, timeout=5, isolation_level=None)
+            except sqlite3.OperationalError as error:
+                raise StoreUnavailable(f"the hot store {self.path} cannot be opened ({error})") from None
+            self._local.con = con
+        return con
 
     @contextlib.contextmanager
     def session(self) -> Iterator[SQLiteReadSession]:
+        con = self._connection()
+        con.execute("BEGIN")
         try:
-            con = sqlite3.connect(self._uri, uri=True, timeout=5, check_same_thread=False)
-        except sqlite3.OperationalError as error:
-            raise StoreUnavailable(f"the hot store {self.path} cannot be opened ({error})") from None
-        try:
-            # One read transaction: every statement of the request reads the same committed version.
-            con.execute("BEGIN")
             yield SQLiteReadSession(con)
         finally:
-            con.close()
+            con.execute("ROLLBACK")
 
 
 def reader_for(env: Environment) -> HotReader:
