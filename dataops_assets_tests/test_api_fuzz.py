@@ -7,6 +7,7 @@ import httpx
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from dataops_assets_tests.api_server import CARRIER_COLUMNS
 
@@ -30,8 +31,9 @@ def test_openapi_operations_answer_without_5xx_and_as_documented(api_url):
         @given(case=operation.as_strategy())
         @FUZZ
         def answers_as_documented(case):
-            # every default check: no server error, documented status codes, content type, response schema
-            case.call_and_validate()
+            # every default check (no server error, documented status codes, content type, response
+            # schema) but one: a well-formed string can still name an unknown column, and gets a 400
+            case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
         answers_as_documented()
 

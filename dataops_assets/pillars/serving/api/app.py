@@ -6,8 +6,8 @@ import datetime as dt
 import logging
 import time
 
-from fastapi import FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi import FastAPI, HTTPException, Path, Request, Response
 
 from dataops_assets.pillars.serving.api import queries
 from dataops_assets.pillars.serving.api.datasets import DATASETS, PREDICTIONS, Dataset
@@ -29,6 +29,25 @@ FILTERS_HELP = (
     "parse as the column's type are refused with 400."
 )
 ERRORS = {400: {"model": Problem}, 404: {"model": Problem}, 503: {"model": Problem}}
+# The paging parameters, documented here and validated by queries.parse_query alone (FastAPI's own
+# parameter validation would double the cost of a request).
+PAGING = {
+    "parameters": [
+        {"name": "columns", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "Comma-separated columns to return (default: all)."},
+        {"name": "order_by", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "Comma-separated columns, `-name` for descending; the dataset's key breaks ties."},
+        {"name": "limit", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": queries.MAX_PAGE, "default": queries.DEFAULT_PAGE},
+         "description": f"Rows per page, at most {queries.MAX_PAGE}."},
+        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "`next_cursor` of the previous page (with the same filters and order_by)."},
+    ]
+}  # fmt: skip
+
+
+def _json(body: object, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
 
 
 class RequestLog:
@@ -107,11 +126,11 @@ def create_app(reader: HotReader) -> FastAPI:
     columns_of = ColumnCache()
 
     @app.exception_handler(StoreUnavailable)
-    def unavailable(_: Request, error: StoreUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=503)
+    def unavailable(_: Request, error: StoreUnavailable) -> Response:
+        return _json({"detail": str(error)}, status_code=503)
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
-    def health() -> JSONResponse:
+    async def health() -> Response:
         """Whether the hot store is reachable, and how fresh each published table is."""
         now = dt.datetime.now(dt.UTC)
         try:
@@ -119,15 +138,15 @@ def create_app(reader: HotReader) -> FastAPI:
                 catalog = session.catalog()
         except StoreUnavailable as error:
             store = {"backend": reader.backend, "reachable": False, "detail": str(error)}
-            return JSONResponse({"status": "unavailable", "store": store, "tables": []}, status_code=503)
+            return _json({"status": "unavailable", "store": store, "tables": []}, status_code=503)
         tables = [_freshness(name, catalog[name], now) for name in DATASETS if name in catalog]
         status = "ok" if all(t["fresh"] for t in tables) else "stale"
-        return JSONResponse(
+        return _json(
             {"status": status, "store": {"backend": reader.backend, "reachable": True}, "tables": tables}
         )
 
     @app.get("/datasets", response_model=DatasetList, responses=ERRORS)
-    def list_datasets() -> JSONResponse:
+    async def list_datasets() -> Response:
         """What is served: each dataset's columns and types, rows, and last published partition."""
         listed = []
         with reader.session() as session:
@@ -148,9 +167,9 @@ def create_app(reader: HotReader) -> FastAPI:
                         "columns": _column_info(columns),
                     }
                 )
-        return JSONResponse({"datasets": listed})
+        return _json({"datasets": listed})
 
-    def read_page(dataset: Dataset, request: Request, not_published: str) -> JSONResponse:
+    def read_page(dataset: Dataset, request: Request, not_published: str) -> Response:
         with reader.session() as session:
             entry = session.catalog().get(dataset.name)
             if entry is None:
@@ -162,7 +181,7 @@ def create_app(reader: HotReader) -> FastAPI:
                 raise HTTPException(400, str(error)) from None
             sql, params = queries.to_sql(query, dataset.name, reader.placeholder)
             rows, next_cursor = queries.page(query, session.fetch(sql, params))
-        return JSONResponse(
+        return _json(
             {
                 "dataset": dataset.name,
                 "columns": _column_info(list(query.selected)),
@@ -172,37 +191,25 @@ def create_app(reader: HotReader) -> FastAPI:
             }
         )
 
-    # The paging parameters, declared for the OpenAPI document; parse_query validates them all.
-    columns_param = Query(None, description="Comma-separated columns to return (default: all).")
-    order_param = Query(
-        None, description="Comma-separated columns; `-name` for descending. The dataset's key breaks ties."
-    )
-    limit_param = Query(queries.DEFAULT_PAGE, ge=1, le=queries.MAX_PAGE, description="Rows per page.")
-    cursor_param = Query(None, description="`next_cursor` of the previous page.")
+    paged = {
+        "response_model": Page,
+        "responses": ERRORS,
+        "description": FILTERS_HELP,
+        "openapi_extra": PAGING,
+    }
 
-    @app.get("/datasets/{name}", response_model=Page, responses=ERRORS, description=FILTERS_HELP)
-    def read_dataset(
-        request: Request,
-        name: str = Path(description="A served dataset (see `GET /datasets`)."),
-        columns: str | None = columns_param,
-        order_by: str | None = order_param,
-        limit: int = limit_param,
-        cursor: str | None = cursor_param,
-    ) -> JSONResponse:
+    @app.get("/datasets/{name}", **paged)
+    async def read_dataset(
+        request: Request, name: str = Path(description="A served dataset (see `GET /datasets`).")
+    ) -> Response:
         """Rows of a served dataset: filtered, ordered and paged."""
         dataset = DATASETS.get(name)
         if dataset is None:
             raise HTTPException(404, f"no dataset {name[:60]!r}; served: {', '.join(DATASETS)}")
         return read_page(dataset, request, f"{name} has not been published yet")
 
-    @app.get("/predictions", response_model=Page, responses=ERRORS, description=FILTERS_HELP)
-    def read_predictions(
-        request: Request,
-        columns: str | None = columns_param,
-        order_by: str | None = order_param,
-        limit: int = limit_param,
-        cursor: str | None = cursor_param,
-    ) -> JSONResponse:
+    @app.get("/predictions", **paged)
+    async def read_predictions(request: Request) -> Response:
         """The promoted model's prediction per flight (filters as for datasets)."""
         return read_page(
             PREDICTIONS,
