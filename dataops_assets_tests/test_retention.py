@@ -56,6 +56,16 @@ def slice_(tmp_path_factory):
     return root, hot, cold, result
 
 
+def test_each_environment_declares_a_valid_hot_window(testing_env):
+    from pydantic import ValidationError
+
+    from dataops_assets.environments.model import Retention
+
+    assert testing_env.retention.hot_window_days == 30
+    with pytest.raises(ValidationError, match="greater than or equal to 1"):
+        Retention(hot_window_days=0)
+
+
 def test_the_window_is_anchored_on_the_latest_published_day():
     assert first_kept_day("2013-01-10", 3) == "2013-01-08"
     assert first_kept_day("2013-03-01", 1) == "2013-03-01"
@@ -150,6 +160,8 @@ def test_archived_rows_read_back_from_the_command_line(slice_, tmp_path):
     from dataops_assets.cli.main import main
 
     runner = CliRunner()
+    for command in (["archive", "--help"], ["archive", "list", "--help"], ["archive", "read", "--help"]):
+        assert runner.invoke(main, command).exit_code == 0
     listed = runner.invoke(main, ["archive", "list"], env=env)
     assert listed.exit_code == 0 and f"{DAYS[0]} .. {DAYS[6]}" in listed.output
     preview = runner.invoke(main, ["archive", "read", TABLE, "--end", DAYS[0]], env=env)

@@ -116,6 +116,8 @@ def _freshness(name: str, entry: dict | None, now: dt.datetime) -> dict:
 
 
 def create_app(reader: HotReader) -> FastAPI:
+    # The handlers are async and read the store inline: a read is bounded (indexed day filters, the
+    # page cap) and costs less than a hop to a worker thread. More cores: `dataops serve --workers N`.
     app = FastAPI(
         title="dataops hot data",
         version="1",

@@ -4,7 +4,7 @@ A request reads through one `ReadSession`: one read-only connection, so everythi
 comes from one committed version of the store. An adapter implements `session()` and the session's
 three methods; the SQL the API runs (queries.py) only differs in its placeholder.
 
-- SQLite (sandbox, testing): a `mode=ro` connection per server thread. In WAL mode a reader reads the last
+- SQLite (sandbox, testing): a `mode=ro` connection per thread. In WAL mode a reader reads the last
   committed version while a publish (one transaction) runs, and neither waits for the other.
 - PostgreSQL (shared environments, to come): the `serving` schema through a read-only role, one
   pooled connection per request in a READ ONLY transaction; publishes are transactions too, so a reader
@@ -62,7 +62,8 @@ class SQLiteReadSession:
 
 
 class SQLiteHotReader:
-    """`mode=ro` connections, one per server thread, reused across that thread's requests.
+    """`mode=ro` connections, one per thread, reused across that thread's requests (the API's handlers
+    run on the event loop: one connection per server process).
 
     Each request is one read transaction (BEGIN ... ROLLBACK): it reads one committed version, and
     between requests the connection holds no snapshot, so it never keeps a checkpoint from running.
