@@ -239,3 +239,17 @@ def test_predictions_appear_once_a_model_is_promoted(api, data_dir):
     assert body["rows"][0]["predicted"] == pytest.approx(0.5) and body["next_cursor"]
     listed = {d["name"]: d for d in get(api, "/datasets").json()["datasets"]}
     assert listed["flight_delay_predictions"]["rows"] == 12
+
+
+def test_an_unreachable_store_is_a_503_with_the_reason(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from dataops_assets.pillars.serving.api.app import create_app
+    from dataops_assets.pillars.serving.api.reader import SQLiteHotReader
+
+    client = TestClient(create_app(SQLiteHotReader(str(tmp_path / "missing.sqlite"))))
+    health = client.get("/health")
+    assert health.status_code == 503
+    assert health.json()["status"] == "unavailable" and health.json()["store"]["reachable"] is False
+    listing = client.get("/datasets")
+    assert listing.status_code == 503 and "cannot be opened" in listing.json()["detail"]
