@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -216,11 +217,14 @@ def test_the_store_is_intact_after_the_injection_attempts(api, data_dir):
 
 def test_every_request_is_logged_with_status_and_latency(api, data_dir):
     get(api, "/datasets/carrier_origin_daily", flight_date="2013-01-02", limit=2)
-    log = "\n".join(p.read_text() for p in data_dir.glob("serve-*.log"))
-    lines = re.findall(r"dataops\.api GET (\S+) (\d{3}) (\d+\.\d)ms", log)
-    assert ("/datasets/carrier_origin_daily?flight_date=2013-01-02&limit=2", "200") in {
-        (path, status) for path, status, _ in lines
-    }
+    wanted = ("/datasets/carrier_origin_daily?flight_date=2013-01-02&limit=2", "200")
+    for _ in range(100):  # the line is written once the response is sent: wait for it, briefly
+        log = "\n".join(p.read_text() for p in data_dir.glob("serve-*.log"))
+        lines = re.findall(r"dataops\.api GET (\S+) (\d{3}) (\d+\.\d)ms", log)
+        if wanted in {(path, status) for path, status, _ in lines}:
+            break
+        time.sleep(0.05)
+    assert wanted in {(path, status) for path, status, _ in lines}
     assert any(status == "404" for _, status, _ in lines)
 
 
