@@ -11,8 +11,10 @@ For each: p50/p99 latency at a fixed arrival rate (open loop, 200 requests/s: la
 a request was due, so a slow server cannot hide queueing), and requests/s with a fixed number of
 clients each sending back to back (closed loop). The baseline is the same SQL the API runs, on a
 reused read-only SQLite connection, one read transaction per query (as the API runs it), in the same run:
-ratio = API / bare query, the overhead of HTTP, validation and JSON. The load generator is a minimal
-asyncio HTTP/1.1 client (keep-alive), so it costs the server's two cores as little as possible.
+ratio = API / bare query, the overhead of HTTP, validation and JSON. A second baseline, the HTTP floor,
+is a bare ASGI app on the same uvicorn answering the same response bytes: API / floor is what the
+API adds to serving HTTP at all. The load generator is a minimal asyncio HTTP/1.1 client
+(keep-alive), so it costs the machine's cores as little as possible.
 
 Run: `python -m bench.api [--quick]` (or through the `bench` runner, which discovers `run`).
 """
@@ -186,23 +188,50 @@ async def closed_loop(port: int, paths: list[str], clients: int) -> float:
     return len(paths) / (time.perf_counter() - started)
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+def _start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "dataops_assets.cli.main", "serve", "--port", str(port)],
-        env=os.environ | {"DATAOPS_ENV": "testing", "DATAOPS_DATA_DIR": str(data_dir)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        command, env=os.environ | env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 90
     while True:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
-                json.load(response)
+                response.read()
             return process
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("dataops serve did not start") from None
+                raise RuntimeError(f"{' '.join(command)} did not start") from None
             time.sleep(0.2)
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+    return _start(
+        [sys.executable, "-m", "dataops_assets.cli.main", "serve", "--port", str(port)],
+        {"DATAOPS_ENV": "testing", "DATAOPS_DATA_DIR": str(data_dir)},
+        port,
+    )
+
+
+# The HTTP floor: a bare ASGI app on the same uvicorn, answering every request with one fixed body
+# (a real one-day response). API p50 / floor p50 is what the API adds to serving HTTP at all.
+_FLOOR_BODY = Path(os.environ.get("BENCH_API_FLOOR_BODY", os.devnull)).read_bytes()
+
+
+async def http_floor(scope, receive, send) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(_FLOOR_BODY)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": _FLOOR_BODY})
+
+
+def start_floor(body: bytes, workdir: Path, port: int) -> subprocess.Popen:
+    (workdir / "floor.json").write_bytes(body)
+    return _start(
+        [sys.executable, "-m", "uvicorn", "bench.api:http_floor", "--port", str(port), "--lifespan", "off",
+         "--log-level", "warning", "--no-access-log"],
+        {"BENCH_API_FLOOR_BODY": str(workdir / "floor.json"),
+         "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        port,
+    )  # fmt: skip
 
 
 def _free_port() -> int:
@@ -213,15 +242,21 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _figure(name: str, unit: str, values: list[float], baselines: list[float], better: str, **extra) -> dict:
-    value, baseline = statistics.median(values), statistics.median(baselines)
+DIRECT = "the same SQL, directly on SQLite"
+FLOOR = "a bare ASGI app on the same uvicorn, same response bytes"
+
+
+def _figure(
+    name: str, unit: str, values: list[float], baselines: list[float], better: str, baseline=DIRECT, **extra
+) -> dict:
+    value, baseline_value = statistics.median(values), statistics.median(baselines)
     return {
         "name": name,
         "value": round(value, 3),
         "unit": unit,
-        "baseline": "the same SQL, directly on SQLite",
-        "baseline_value": round(baseline, 3),
-        "ratio": round(value / baseline, 2),
+        "baseline": baseline,
+        "baseline_value": round(baseline_value, 3),
+        "ratio": round(value / baseline_value, 2),
         "min": round(min(values), 3),
         "max": round(max(values), 3),
         "better": better,
@@ -237,15 +272,19 @@ def run(quick: bool) -> list[dict]:
         data_dir = Path(tmp)
         store = data_dir / "hot.sqlite"
         keys = build_store(store, days)
-        port = _free_port()
+        port, floor_port = _free_port(), _free_port()
         server = start_server(data_dir, port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{_path({'flight_date': keys[-1]})}") as response:
+            floor = start_floor(response.read(), data_dir, floor_port)
         try:
             for kind in ("key_lookup", "one_day"):
-                runs: dict[str, list[float]] = {k: [] for k in ("p50", "p99", "bp50", "bp99", "rps", "brps")}
+                runs: dict[str, list[float]] = {
+                    k: [] for k in ("p50", "p99", "bp50", "bp99", "rps", "brps", "fp50", "fp99")
+                }
                 for r in range(repeats):
                     requests = requests_for(keys, f"{kind}{r}", n_fixed)
                     paths = [_path(p) for p in requests]
-                    asyncio.run(closed_loop(port, paths[:50], 4))  # warm up the server's thread pool
+                    asyncio.run(closed_loop(port, paths[:50], 4))  # warm up
                     api = asyncio.run(fixed_rate(port, paths, RATE))
                     bare = direct_latencies(store, requests)
                     runs["p50"].append(_percentile(api, 0.5) * 1000)
@@ -254,22 +293,27 @@ def run(quick: bool) -> list[dict]:
                     runs["bp99"].append(_percentile(bare, 0.99) * 1000)
                     runs["rps"].append(asyncio.run(closed_loop(port, paths, CLIENTS)))
                     runs["brps"].append(direct_throughput(store, requests, CLIENTS))
-                at = f"at {RATE} req/s"
-                target = {"target": "< 20 ms, ratio < 3"} if kind == "one_day" else {}
+                    if kind == "one_day":
+                        floor_latencies = asyncio.run(fixed_rate(floor_port, paths, RATE))
+                        runs["fp50"].append(_percentile(floor_latencies, 0.5) * 1000)
+                        runs["fp99"].append(_percentile(floor_latencies, 0.99) * 1000)
+                at = f"ms at {RATE} req/s"
+                target = {"target": "< 20 ms"} if kind == "one_day" else {}
                 figures += [
-                    _figure(f"api_{kind}_p50_ms", f"ms {at}", runs["p50"], runs["bp50"], "lower"),
-                    _figure(f"api_{kind}_p99_ms", f"ms {at}", runs["p99"], runs["bp99"], "lower", **target),
-                    _figure(
-                        f"api_{kind}_requests_per_s",
-                        f"req/s, {CLIENTS} clients",
-                        runs["rps"],
-                        runs["brps"],
-                        "higher",
-                    ),
-                ]
+                    _figure(f"api_{kind}_p50_ms", at, runs["p50"], runs["bp50"], "lower"),
+                    _figure(f"api_{kind}_p99_ms", at, runs["p99"], runs["bp99"], "lower", **target),
+                    _figure(f"api_{kind}_requests_per_s", f"req/s, {CLIENTS} clients", runs["rps"],
+                            runs["brps"], "higher"),
+                ]  # fmt: skip
+            figures += [
+                _figure("api_one_day_p50_vs_http_floor_ms", at, runs["p50"], runs["fp50"], "lower", FLOOR,
+                        target="ratio < 3"),
+                _figure("api_one_day_p99_vs_http_floor_ms", at, runs["p99"], runs["fp99"], "lower", FLOOR),
+            ]  # fmt: skip
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            for process in (server, floor):
+                process.terminate()
+                process.wait(timeout=30)
     return figures
 
 
