@@ -69,6 +69,18 @@ def test_serve_has_help():
     assert result.returncode == 0 and "--port" in result.stdout and "/openapi.json" in result.stdout
 
 
+def test_serve_refuses_a_taken_port_in_one_line(api_url):
+    port = api_url.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [DATAOPS, "serve", "--port", port], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == f"error: cannot serve on 127.0.0.1:{port}: Address already in use"
+    )
+
+
 def test_health_reports_the_store_and_each_table_s_freshness(api):
     body = get(api, "/health").json()
     assert body["status"] == "ok"

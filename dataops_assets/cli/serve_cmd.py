@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import click
 
 from dataops_assets.cli.common import environment, fail
@@ -26,16 +28,19 @@ def serve(host: str, port: int, workers: int) -> None:
         reader = reader_for(env)
     except NotImplementedError as error:
         fail(str(error))
+    try:  # a taken port or an unknown host is a one-line error, before the server starts
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        fail(f"cannot serve on {host}:{port}: {error.strerror or error}")
     click.echo(f"serving the {env.name} hot store ({reader.backend}) on http://{host}:{port}", err=True)
-    try:
-        uvicorn.run(
-            "dataops_assets.pillars.serving.api.app:app_from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=False,  # the app logs each request itself, with its latency
-            log_level="warning",
-        )
-    except OSError as error:  # e.g. the port is taken
-        fail(f"cannot serve on {host}:{port}: {error}")
+    uvicorn.run(
+        "dataops_assets.pillars.serving.api.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # the app logs each request itself, with its latency
+        log_level="warning",
+    )
