@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import httpx
@@ -258,7 +259,9 @@ def test_predictions_appear_once_a_model_is_promoted(api, data_dir):
 
 
 def test_an_unreachable_store_is_a_503_with_the_reason(tmp_path):
-    from fastapi.testclient import TestClient
+    with warnings.catch_warnings():  # starlette suggests httpx2 for its test client; httpx serves here
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
 
     from dataops_assets.pillars.serving.api.app import create_app
     from dataops_assets.pillars.serving.api.reader import SQLiteHotReader

@@ -248,7 +248,7 @@ def _after(query: Query, mark: str) -> tuple[str, list]:
         if after:
             alternatives.append("(" + " AND ".join([*equal, after]) + ")")
             params += [*equal_params, *after_params]
-        equal.append(f"{column.quoted} IS NULL" if value is None else f"{column.quoted} = {mark}")
+        equal.append(f"{name} IS NULL" if value is None else f"{name} = {mark}")
         equal_params += [] if value is None else [value]
     return "(" + (" OR ".join(alternatives) or "0 = 1") + ")", params
 
