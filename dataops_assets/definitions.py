@@ -17,6 +17,7 @@ from dataops_assets.pillars.processing.dbt_assets import build_dbt_assets
 from dataops_assets.pillars.processing.warehouse_load import build_warehouse_load_asset
 from dataops_assets.pillars.raw.assets import build_raw_asset
 from dataops_assets.pillars.serving.assets import build_serving_asset
+from dataops_assets.pillars.serving.retention import build_retention_asset
 from dataops_assets.pillars.serving.tables import SERVED_TABLES
 from dataops_assets.resources.factory import build_resources
 from dataops_assets.science.assets import SCIENCE_ASSETS, SCIENCE_RESOURCES, science_experiment
@@ -41,6 +42,8 @@ def build_definitions(env: Environment) -> dg.Definitions:
     assets += build_dbt_assets(days)
     assets += [build_serving_asset(table, days) for table in SERVED_TABLES]
     assets += [build_champion_predictions_asset(days), *SCIENCE_ASSETS]
+
+    assets.append(build_retention_asset(env.retention.hot_window_days))
 
     executor = (
         dg.multiprocess_executor.configured({"max_concurrent": env.scale.executor_workers})

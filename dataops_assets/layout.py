@@ -8,6 +8,7 @@ STAGING = "_staging"  # ingestion's validated output, waiting to be published
 RAW = "raw"  # immutable, published partitions with a manifest each
 QUARANTINE = "quarantine"  # rows that could not land, with a reason each
 UNPARTITIONED = "full"  # the one 'partition' of a dimension replaced as a whole
+ARCHIVE = "archive"  # hot rows past the retention window, moved back to cold storage
 
 MANIFEST = "_manifest.json"
 
@@ -18,14 +19,22 @@ def partition_prefix(zone: str, dataset: str, partition: str | None) -> str:
     return f"{zone}/{dataset}/" + (f"date={checked_partition(partition)}" if partition else UNPARTITIONED)
 
 
-def manifest_key(dataset: str, partition: str | None) -> str:
-    return f"{partition_prefix(RAW, dataset, partition)}/{MANIFEST}"
+def manifest_key(dataset: str, partition: str | None, zone: str = RAW) -> str:
+    return f"{partition_prefix(zone, dataset, partition)}/{MANIFEST}"
 
 
-def raw_file_key(dataset: str, partition: str | None, sha256: str) -> str:
+def raw_file_key(dataset: str, partition: str | None, sha256: str, zone: str = RAW) -> str:
     # Content-addressed: re-publishing identical data is a no-op, and different data never
     # overwrites a file a reader (or a snapshot) may hold.
-    return f"{partition_prefix(RAW, dataset, partition)}/part-{sha256[:16]}.parquet"
+    return f"{partition_prefix(zone, dataset, partition)}/part-{sha256[:16]}.parquet"
+
+
+def archive_manifest_key(table: str, partition: str) -> str:
+    return manifest_key(table, partition, ARCHIVE)
+
+
+def archive_file_key(table: str, partition: str, sha256: str) -> str:
+    return raw_file_key(table, partition, sha256, ARCHIVE)
 
 
 def staged_key(dataset: str, partition: str | None) -> str:

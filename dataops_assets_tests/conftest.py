@@ -39,3 +39,23 @@ def pipeline_run(testing_env):
 
 # Real PostgreSQL and S3 (moto) for the tests that need them.
 from dataops_assets_tests.services import pg_database, postgres_admin, s3_endpoint  # noqa: E402, F401
+
+
+@pytest.fixture(scope="session")
+def api_data_dir(tmp_path_factory) -> Path:
+    """A hot store of known rows (api_server.carrier_rows) for the API tests; tests may add tables."""
+    from dataops_assets.resources.hot_store import SQLiteHotStore
+    from dataops_assets_tests.api_server import DAYS, publish_carriers
+
+    root = tmp_path_factory.mktemp("api")
+    publish_carriers(SQLiteHotStore(path=str(root / "hot.sqlite")), DAYS)
+    return root
+
+
+@pytest.fixture(scope="session")
+def api_url(api_data_dir) -> str:
+    """A real `dataops serve` process on loopback over `api_data_dir`, shared by the API tests."""
+    from dataops_assets_tests.api_server import running_server
+
+    with running_server(api_data_dir) as url:
+        yield url

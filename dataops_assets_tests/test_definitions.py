@@ -191,8 +191,12 @@ def test_dbt_models_are_processing_assets_that_read_the_warehouse(graph, served_
 
 
 def test_serving_assets_publish_their_marts(graph, served_tables):
+    from dataops_assets.pillars.serving.retention import RETENTION_KEY
+
     champion = _key("serving", "flight_delay_predictions")  # the science track's champion, scoring new days
-    assert _keys_in_group(graph, "serving") == {_key("serving", t.name) for t in served_tables} | {champion}
+    published = {_key("serving", t.name) for t in served_tables} | {champion}
+    assert _keys_in_group(graph, "serving") == published | {RETENTION_KEY}
+    assert graph.get(RETENTION_KEY).parent_keys == published
     for table in served_tables:
         assert graph.get(_key("serving", table.name)).parent_keys == {_key(*table.model_asset_key)}
 

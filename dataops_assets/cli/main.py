@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import click
 
+from dataops_assets.cli.archive_cmd import archive
 from dataops_assets.cli.env_cmd import env
 from dataops_assets.cli.experiment_cmd import experiment
 from dataops_assets.cli.pipeline_cmd import pipeline
+from dataops_assets.cli.serve_cmd import serve
 from dataops_assets.cli.snapshot_cmd import snapshot
 from dataops_assets.cli.verify_cmd import verify
 
@@ -27,6 +29,9 @@ for command in (pipeline, env, verify):
     main.add_command(command)
 main.add_command(snapshot)
 main.add_command(experiment)
+
+main.add_command(serve)
+main.add_command(archive)
 
 
 if __name__ == "__main__":

@@ -218,6 +218,17 @@ class DataScope(Strict):
         return self
 
 
+class Retention(Strict):
+    """How long rows stay in the hot store before the retention asset archives them to cold storage."""
+
+    hot_window_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days kept hot, counted back from each table's latest published day (inclusive).",
+    )
+
+
 class Environment(Strict):
     name: str
     description: str
@@ -232,6 +243,7 @@ class Environment(Strict):
     scale: Scale = Scale()
     automation: Automation = Automation()
     data_scope: DataScope = DataScope()
+    retention: Retention = Retention()
 
     @model_validator(mode="after")
     def _warehouse_reads_cold_storage(self) -> Environment:

@@ -7,6 +7,7 @@ it (a rename locally; an S3 PUT is atomic by design).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
+from dataops_assets.integrity import CHUNK, sha256_file
 from dataops_assets.resources.s3 import is_not_found
 
 
@@ -32,6 +34,10 @@ class ColdStorage(dg.ConfigurableResource):
         raise NotImplementedError
 
     def get_bytes(self, key: str) -> bytes:
+        raise NotImplementedError
+
+    def sha256(self, key: str) -> str:
+        """The stored object's sha256, read as a stream (a file need not fit in memory)."""
         raise NotImplementedError
 
     def exists(self, key: str) -> bool:
@@ -88,6 +94,9 @@ class LocalColdStorage(ColdStorage):
     def get_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
+    def sha256(self, key: str) -> str:
+        return sha256_file(self._path(key))
+
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
@@ -139,6 +148,13 @@ class S3ColdStorage(ColdStorage):
 
     def get_bytes(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+
+    def sha256(self, key: str) -> str:
+        digest = hashlib.sha256()
+        body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        for chunk in body.iter_chunks(CHUNK):
+            digest.update(chunk)
+        return digest.hexdigest()
 
     def exists(self, key: str) -> bool:
         try:

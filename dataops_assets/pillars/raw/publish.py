@@ -8,7 +8,6 @@ newer version supersedes stays on disk and is listed in the manifest's history.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 
@@ -54,9 +53,6 @@ def publish_partition(source: Source, partition: str | None, cold_storage: ColdS
         "sha256": report["sha256"],
     }
     schema = schema_of(source)
-    history = list(current.get("history", [])) if current else []
-    if current:
-        history += [f for f in current["files"] if f["path"] != data_key and f not in history]
     manifest = {
         "dataset": source.name,
         "partition": partition,
@@ -68,23 +64,49 @@ def publish_partition(source: Source, partition: str | None, cold_storage: ColdS
         "ingestion": {
             k: report[k] for k in ("files", "rows_read", "rows_landed", "rows_quarantined", "reasons")
         },
-        "history": history,
     }
     # Same data *and* same accounting: nothing to publish (a new file of only bad rows changes the
     # counts but not the data, and the manifest must still tell the truth about it).
+    return commit_version(
+        cold_storage,
+        layout.manifest_key(source.name, partition),
+        manifest,
+        current,
+        lambda: _place_vouched(cold_storage, source.name, partition, data_key, report["sha256"]),
+    )
+
+
+def _place_vouched(
+    cold_storage: ColdStorage, dataset: str, partition: str | None, data_key: str, sha256: str
+) -> None:
+    """Publish only the bytes the report vouches for: the staged file may have been replaced since
+    (an ingestion killed before writing its report, or one running beside this publish)."""
+    staged_key = layout.staged_key(dataset, partition)
+    if cold_storage.sha256(staged_key) != sha256:
+        raise NothingStaged(
+            f"the staged file for {dataset} {partition or ''} does not match its report (an ingestion "
+            f"was interrupted or is running): materialize ingestion/{dataset} again"
+        )
+    cold_storage.copy(staged_key, data_key)
+
+
+def commit_version(
+    cold_storage: ColdStorage, manifest_key: str, manifest: dict, current: dict | None, place_data
+) -> Published:
+    """Make `manifest` the partition's current version: its data file first, then the manifest.
+
+    The previous version's files it no longer lists move to its history (they stay on disk);
+    `place_data` writes the (content-addressed) data file, skipped when it is already there.
+    """
+    history = list(current.get("history", [])) if current else []
+    listed = {f["path"] for f in manifest["files"]}
+    if current:
+        history += [f for f in current["files"] if f["path"] not in listed and f not in history]
+    manifest = manifest | {"history": history}
     if manifest == current:
         return Published(current, changed=False)
-
-    if not cold_storage.exists(data_key):
-        # Publish only the bytes the report vouches for: the staged file may have been replaced since
-        # (an ingestion killed before writing its report, or one running beside this publish).
-        data = cold_storage.get_bytes(layout.staged_key(source.name, partition))
-        if hashlib.sha256(data).hexdigest() != report["sha256"]:
-            raise NothingStaged(
-                f"the staged file for {source.name} {partition or ''} does not match its report (an "
-                f"ingestion was interrupted or is running): materialize ingestion/{source.name} again"
-            )
-        cold_storage.put_bytes(data_key, data)
+    if not all(cold_storage.exists(path) for path in listed):
+        place_data()
     failpoint("raw.before_manifest")
-    cold_storage.put_bytes(layout.manifest_key(source.name, partition), canonical_json(manifest))
+    cold_storage.put_bytes(manifest_key, canonical_json(manifest))
     return Published(manifest, changed=True)

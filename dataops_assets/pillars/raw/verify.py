@@ -8,7 +8,6 @@ adopts it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ CONTENT_ADDRESSED = re.compile(r"/part-([0-9a-f]{16})\.parquet$")
 
 def verify_cold_storage(cold_storage: ColdStorage) -> VerifyReport:
     report = VerifyReport()
-    keys = cold_storage.list_keys(layout.RAW)
+    keys = cold_storage.list_keys(layout.RAW) + cold_storage.list_keys(layout.ARCHIVE)
     referenced: set[str] = set()
     for key in keys:
         if not key.endswith("/" + layout.MANIFEST):
@@ -47,14 +46,13 @@ def verify_cold_storage(cold_storage: ColdStorage) -> VerifyReport:
             if not cold_storage.exists(entry["path"]):
                 report.problems.append(f"missing: {entry['path']} (listed in {key})")
                 continue
-            data = cold_storage.get_bytes(entry["path"])
-            if hashlib.sha256(data).hexdigest() != entry["sha256"] or len(data) != entry["bytes"]:
+            if cold_storage.sha256(entry["path"]) != entry["sha256"]:
                 report.problems.append(f"changed: {entry['path']} (sha256 differs from {key})")
     for key in keys:
         if key.endswith("/" + layout.MANIFEST) or key in referenced:
             continue
         named = CONTENT_ADDRESSED.search(key)
-        if named and hashlib.sha256(cold_storage.get_bytes(key)).hexdigest().startswith(named[1]):
+        if named and cold_storage.sha256(key).startswith(named[1]):
             report.unpublished.append(key)
         else:
             report.problems.append(f"extra: {key} (in no manifest)")

@@ -12,8 +12,9 @@ from dataops_assets.resources.warehouse import Warehouse
 
 HOT_STORE_POOL = "hot_store"
 # A daily feed is expected by the next morning; past a day and a half something is stuck.
+HOT_FAIL_WINDOW = dt.timedelta(hours=36)
 HOT_FRESHNESS = dg.FreshnessPolicy.time_window(
-    fail_window=dt.timedelta(hours=36), warn_window=dt.timedelta(hours=26)
+    fail_window=HOT_FAIL_WINDOW, warn_window=dt.timedelta(hours=26)
 )
 
 # eager() alone only looks at the latest day; a late or re-run older day must publish too.
@@ -50,9 +51,17 @@ def build_serving_asset(table: ServedTable, partitions_def: dg.PartitionsDefinit
             table.name, list(zip(columns, types, strict=True)), rows, table.date_column, days
         )
         by_day = hot_store.count_by_date(table.name, table.date_column, days)
+        served = next(e for e in hot_store.catalog() if e["table_name"] == table.name)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": published,
+                "dagster/column_schema": dg.TableSchema(
+                    columns=[dg.TableColumn(n, t) for n, t in zip(columns, types, strict=True)]
+                ),
+                # what the hot store (and so the API) now serves from this table
+                "hot_rows_total": served["rows"],
+                "last_published_partition": served["last_partition"],
+                "published_at": served["published_at"],
                 "days_published": len(days),
                 "window": f"{days[0]} .. {days[-1]}",
                 "rows_per_day": markdown_table([{"day": d, "rows": by_day.get(d, 0)} for d in days]),

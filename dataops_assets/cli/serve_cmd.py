@@ -1,0 +1,46 @@
+"""`dataops serve`: the hot data HTTP API over the selected environment's hot store."""
+
+from __future__ import annotations
+
+import socket
+
+import click
+
+from dataops_assets.cli.common import environment, fail
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Server processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the hot data HTTP API (OpenAPI at /openapi.json, docs at /docs, GET /health).
+
+    Read-only: it never holds a writer's lock, so `dataops pipeline run` can publish while it serves.
+    One log line per request (method, path, status, latency) goes to stderr.
+    """
+    import uvicorn
+
+    from dataops_assets.pillars.serving.api.reader import reader_for
+
+    env = environment()
+    try:
+        reader = reader_for(env)
+    except NotImplementedError as error:
+        fail(str(error))
+    try:  # a taken port or an unknown host is a one-line error, before the server starts
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        fail(f"cannot serve on {host}:{port}: {error.strerror or error}")
+    click.echo(f"serving the {env.name} hot store ({reader.backend}) on http://{host}:{port}", err=True)
+    uvicorn.run(
+        "dataops_assets.pillars.serving.api.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # the app logs each request itself, with its latency
+        log_level="warning",
+    )

@@ -1,0 +1,236 @@
+"""The FastAPI application: health, the served datasets, paged and filtered reads, predictions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+import orjson
+from fastapi import FastAPI, HTTPException, Path, Request, Response
+
+from dataops_assets.pillars.serving.api import queries
+from dataops_assets.pillars.serving.api.datasets import DATASETS, PREDICTIONS, Dataset
+from dataops_assets.pillars.serving.api.reader import HotReader, ReadSession, StoreUnavailable
+from dataops_assets.pillars.serving.api.schemas import (
+    DatasetList,
+    Health,
+    Page,
+    Problem,
+)
+from dataops_assets.pillars.serving.assets import HOT_FAIL_WINDOW
+
+log = logging.getLogger("dataops.api")
+
+FILTERS_HELP = (
+    "Filters are further query parameters named after the dataset's columns (see `GET /datasets`): "
+    "`carrier=UA` (equality; repeat it for any of several values), and on dates and numbers "
+    "`flight_date__gte=2013-01-01`, `__gt`, `__lte`, `__lt`. Unknown columns and values that do not "
+    "parse as the column's type are refused with 400."
+)
+ERRORS = {400: {"model": Problem}, 404: {"model": Problem}, 503: {"model": Problem}}
+# The paging parameters, documented here and validated by queries.parse_query alone (FastAPI's own
+# parameter validation would double the cost of a request).
+PAGING = {
+    "parameters": [
+        {"name": "columns", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "Comma-separated columns to return (default: all)."},
+        {"name": "order_by", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "Comma-separated columns, `-name` for descending; the dataset's key breaks ties."},
+        {"name": "limit", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": queries.MAX_PAGE, "default": queries.DEFAULT_PAGE},
+         "description": f"Rows per page, at most {queries.MAX_PAGE}."},
+        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "`next_cursor` of the previous page (with the same filters and order_by)."},
+    ]
+}  # fmt: skip
+
+
+def _json(body: object, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
+
+
+class RequestLog:
+    """One log line per request: method, path and query, status, latency (pure ASGI: cheap)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app fails before answering
+
+        async def send_and_note(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            query = scope.get("query_string", b"").decode("latin-1")
+            log.info(
+                "%s %s %d %.1fms",
+                scope["method"],
+                scope["path"] + (f"?{query}" if query else ""),
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def _columns(session: ReadSession, table: str) -> list[queries.Column]:
+    return [queries.Column(name, queries.logical_type(type_)) for name, type_ in session.columns(table)]
+
+
+class ColumnCache:
+    """Each table's columns, read again only when the table is published again."""
+
+    def __init__(self):
+        self._cached: dict[str, tuple[str, list[queries.Column]]] = {}
+
+    def get(self, session: ReadSession, table: str, published_at: str) -> list[queries.Column]:
+        cached = self._cached.get(table)
+        if cached is None or cached[0] != published_at:
+            cached = (published_at, _columns(session, table))
+            self._cached[table] = cached
+        return cached[1]
+
+
+def _column_info(columns: list[queries.Column]) -> list[dict]:
+    return [{"name": c.name, "type": c.type, "filters": queries.operators_for(c.type)} for c in columns]
+
+
+def _freshness(name: str, entry: dict | None, now: dt.datetime) -> dict:
+    published_at = entry["published_at"] if entry else None
+    age = (now - dt.datetime.fromisoformat(published_at)).total_seconds() if published_at else None
+    return {
+        "name": name,
+        "last_partition": entry["last_partition"] if entry else None,
+        "published_at": published_at,
+        "age_seconds": age,
+        "fresh": age is not None and age <= HOT_FAIL_WINDOW.total_seconds(),
+    }
+
+
+def create_app(reader: HotReader) -> FastAPI:
+    # The handlers are async and read the store inline: a read is bounded (indexed day filters, the
+    # page cap) and costs less than a hop to a worker thread. More cores: `dataops serve --workers N`.
+    app = FastAPI(
+        title="dataops hot data",
+        version="1",
+        description="The hot tables of the serving pillar and the promoted model's predictions, read-only. "
+        "Every list is paged with an opaque cursor; a publish never shows a reader half a version.",
+    )
+    app.add_middleware(RequestLog)
+    columns_of = ColumnCache()
+
+    @app.exception_handler(StoreUnavailable)
+    def unavailable(_: Request, error: StoreUnavailable) -> Response:
+        return _json({"detail": str(error)}, status_code=503)
+
+    @app.get("/health", response_model=Health, responses={503: {"model": Health}})
+    async def health() -> Response:
+        """Whether the hot store is reachable, and how fresh each published table is."""
+        now = dt.datetime.now(dt.UTC)
+        try:
+            with reader.session() as session:
+                catalog = session.catalog()
+        except StoreUnavailable as error:
+            store = {"backend": reader.backend, "reachable": False, "detail": str(error)}
+            return _json({"status": "unavailable", "store": store, "tables": []}, status_code=503)
+        tables = [_freshness(name, catalog[name], now) for name in DATASETS if name in catalog]
+        status = "ok" if all(t["fresh"] for t in tables) else "stale"
+        return _json(
+            {"status": status, "store": {"backend": reader.backend, "reachable": True}, "tables": tables}
+        )
+
+    @app.get("/datasets", response_model=DatasetList, responses=ERRORS)
+    async def list_datasets() -> Response:
+        """What is served: each dataset's columns and types, rows, and last published partition."""
+        listed = []
+        with reader.session() as session:
+            catalog = session.catalog()
+            for dataset in DATASETS.values():
+                entry = catalog.get(dataset.name)
+                columns = _columns(session, dataset.name) if entry else []
+                listed.append(
+                    {
+                        "name": dataset.name,
+                        "description": dataset.description,
+                        "published": entry is not None,
+                        "rows": entry["rows"] if entry else 0,
+                        "last_partition": entry["last_partition"] if entry else None,
+                        "published_at": entry["published_at"] if entry else None,
+                        "date_column": dataset.date_column,
+                        "key": list(dataset.key),
+                        "columns": _column_info(columns),
+                    }
+                )
+        return _json({"datasets": listed})
+
+    def read_page(dataset: Dataset, request: Request, not_published: str) -> Response:
+        with reader.session() as session:
+            entry = session.catalog().get(dataset.name)
+            if entry is None:
+                raise HTTPException(404, not_published)
+            columns = columns_of.get(session, dataset.name, entry["published_at"])
+            try:
+                query = queries.parse_query(dataset, columns, request.query_params.multi_items())
+            except queries.QueryError as error:
+                raise HTTPException(400, str(error)) from None
+            sql, params = queries.to_sql(query, dataset.name, reader.placeholder)
+            rows, next_cursor = queries.page(query, session.fetch(sql, params))
+        return _json(
+            {
+                "dataset": dataset.name,
+                "columns": _column_info(list(query.selected)),
+                "rows": rows,
+                "limit": query.limit,
+                "next_cursor": next_cursor,
+            }
+        )
+
+    paged = {
+        "response_model": Page,
+        "responses": ERRORS,
+        "description": FILTERS_HELP,
+        "openapi_extra": PAGING,
+    }
+
+    @app.get("/datasets/{name}", **paged)
+    async def read_dataset(
+        request: Request, name: str = Path(description="A served dataset (see `GET /datasets`).")
+    ) -> Response:
+        """Rows of a served dataset: filtered, ordered and paged."""
+        dataset = DATASETS.get(name)
+        if dataset is None:
+            raise HTTPException(404, f"no dataset {name[:60]!r}; served: {', '.join(DATASETS)}")
+        return read_page(dataset, request, f"{name} has not been published yet")
+
+    @app.get("/predictions", **paged)
+    async def read_predictions(request: Request) -> Response:
+        """The promoted model's prediction per flight (filters as for datasets)."""
+        return read_page(
+            PREDICTIONS,
+            request,
+            "no model has been promoted yet: predictions appear once `dataops experiment promote` "
+            f"publishes {PREDICTIONS.name}",
+        )
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app over the hot store of DATAOPS_ENV (for `uvicorn --factory`, e.g. with --workers)."""
+    from dataops_assets.environments.loader import load_environment
+    from dataops_assets.pillars.serving.api.reader import reader_for
+
+    if not log.handlers:  # each server process logs its requests to stderr
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    return create_app(reader_for(load_environment()))

@@ -1,0 +1,115 @@
+"""Hot rows archived to cold storage: one immutable Parquet file per table and day, with a manifest.
+
+`archive/<table>/date=YYYY-MM-DD/part-<sha256>.parquet` + `_manifest.json` (rows, bytes, sha256,
+schema and its fingerprint), published like a raw partition (raw/publish.py's `commit_version`):
+content-addressed, manifest last, so archiving a day twice is a no-op and a crash leaves the previous
+version. Columns get back their warehouse types (the hot store's recorded ones), so an archived
+`flight_date` is a DATE again, not SQLite's text.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from dataops_assets import layout
+from dataops_assets.integrity import fingerprint, sha256_file
+from dataops_assets.pillars.raw.publish import Published, commit_version
+from dataops_assets.resources.cold_storage import ColdStorage
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def write_parquet(columns: list[tuple[str, str]], rows: list[tuple], key: list[str], target: Path) -> None:
+    """Rows as Parquet with the columns' warehouse types, ordered by `key` (so equal data, equal bytes)."""
+    names = [name for name, _ in columns]
+    hot = pa.table({name: pa.array([row[i] for row in rows]) for i, name in enumerate(names)})
+    typed = ", ".join(f"CAST({_quoted(n)} AS {t}) AS {_quoted(n)}" for n, t in columns)
+    order = ", ".join(_quoted(k) for k in key if k in names) or "ALL"
+    con = duckdb.connect()
+    try:
+        con.register("hot", hot)
+        path = str(target).replace("'", "''")
+        con.execute(f"COPY (SELECT {typed} FROM hot ORDER BY {order}) TO '{path}' (FORMAT parquet)")
+    finally:
+        con.close()
+
+
+def read_archive_manifest(cold_storage: ColdStorage, table: str, day: str) -> dict | None:
+    key = layout.archive_manifest_key(table, day)
+    return json.loads(cold_storage.get_bytes(key)) if cold_storage.exists(key) else None
+
+
+def archive_day(
+    cold_storage: ColdStorage,
+    table: str,
+    day: str,
+    columns: list[tuple[str, str]],
+    rows: list[tuple],
+    key: list[str],
+) -> Published:
+    """Archive one day of a hot table; the manifest it is now described by."""
+    schema = [{"name": name, "type": type_} for name, type_ in columns]
+    with tempfile.TemporaryDirectory(prefix="dataops-archive-") as workdir:
+        local = Path(workdir) / "part.parquet"
+        write_parquet(columns, rows, key, local)
+        sha256 = sha256_file(local)
+        data_key = layout.archive_file_key(table, day, sha256)
+        manifest = {
+            "dataset": table,
+            "partition": day,
+            "files": [{"path": data_key, "rows": len(rows), "bytes": local.stat().st_size, "sha256": sha256}],
+            "rows": len(rows),
+            "bytes": local.stat().st_size,
+            "schema": schema,
+            "schema_fingerprint": fingerprint(schema),
+            "archived_from": "hot store",
+        }
+        return commit_version(
+            cold_storage,
+            layout.archive_manifest_key(table, day),
+            manifest,
+            read_archive_manifest(cold_storage, table, day),
+            lambda: cold_storage.put_file(local, data_key),
+        )
+
+
+def archived_days(cold_storage: ColdStorage, table: str) -> list[str]:
+    """Every day of `table` with an archive manifest, in order."""
+    prefix = f"{layout.ARCHIVE}/{table}/"
+    suffix = "/" + layout.MANIFEST
+    return sorted(
+        key[len(prefix) + len("date=") : -len(suffix)]
+        for key in cold_storage.list_keys(prefix.rstrip("/"))
+        if key.endswith(suffix)
+    )
+
+
+def archived_files(cold_storage: ColdStorage, table: str, start: str | None, end: str | None) -> list[dict]:
+    """The current archive file of each day in start..end (inclusive; open ends allowed), with its day."""
+    files = []
+    for day in archived_days(cold_storage, table):
+        if (start and day < start) or (end and day > end):
+            continue
+        manifest = read_archive_manifest(cold_storage, table, day)
+        files += [entry | {"day": day} for entry in manifest["files"]] if manifest else []
+    return files
+
+
+def read_archive(
+    con: duckdb.DuckDBPyConnection, cold_storage: ColdStorage, table: str, start: str | None, end: str | None
+) -> duckdb.DuckDBPyRelation | None:
+    """The archived rows of `table` for start..end as a DuckDB relation (None when nothing is archived).
+
+    Reads only the files the manifests name, so a superseded version of a day is never read twice.
+    """
+    files = archived_files(cold_storage, table, start, end)
+    if not files:
+        return None
+    return con.read_parquet([cold_storage.readable_path(f["path"]) for f in files])

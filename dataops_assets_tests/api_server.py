@@ -1,0 +1,92 @@
+"""A real `dataops serve` process on loopback, and hot data with known answers to serve."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from dataops_assets.resources.hot_store import SQLiteHotStore
+
+DATAOPS = str(Path(sys.executable).parent / "dataops")
+
+# The real mart's columns and warehouse types (marts.mart_carrier_origin_daily).
+CARRIER_COLUMNS = [
+    ("flight_date", "DATE"),
+    ("carrier", "VARCHAR"),
+    ("carrier_name", "VARCHAR"),
+    ("origin", "VARCHAR"),
+    ("flights", "BIGINT"),
+    ("cancelled_flights", "BIGINT"),
+    ("on_time_arrivals", "BIGINT"),
+    ("on_time_rate", "DOUBLE"),
+    ("avg_dep_delay", "DOUBLE"),
+    ("avg_arr_delay", "DOUBLE"),
+]
+CARRIERS = ["9E", "AA", "B6", "DL", "EV", "UA", "US", "WN"]
+ORIGINS = ["EWR", "JFK", "LGA"]
+DAYS = [f"2013-01-{d:02d}" for d in range(1, 11)]
+
+
+def carrier_rows(days: list[str], version: int = 0) -> list[tuple]:
+    """One row per (day, carrier, origin); `flights` encodes day and position, `version` the publish."""
+    rows = []
+    for d, day in enumerate(days):
+        for c, carrier in enumerate(CARRIERS):
+            for o, origin in enumerate(ORIGINS):
+                flights = 100 * (d + 1) + 10 * c + o
+                on_time = flights // 2
+                delay = None if (c + o) % 5 == 0 else float((c * 7 + o * 3 + d) % 23 - 5)
+                rows.append(
+                    (day, carrier, f"{carrier} Airlines", origin, flights, version, on_time,
+                     on_time / flights, delay, delay)
+                )  # fmt: skip
+    return rows
+
+
+def publish_carriers(store: SQLiteHotStore, days: list[str], version: int = 0) -> int:
+    return store.publish(
+        "carrier_origin_daily", CARRIER_COLUMNS, carrier_rows(days, version), "flight_date", days
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(data_dir: Path, env_name: str = "testing") -> Iterator[str]:
+    """`dataops serve` over the hot store under `data_dir`; yields its base URL; stops it afterwards."""
+    port = free_port()
+    log = open(data_dir / f"serve-{port}.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [DATAOPS, "serve", "--port", str(port)],
+        env=os.environ | {"DATAOPS_ENV": env_name, "DATAOPS_DATA_DIR": str(data_dir)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"dataops serve did not start: {Path(log.name).read_text()}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()

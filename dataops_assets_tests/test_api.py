@@ -1,0 +1,274 @@
+"""The hot data API as clients see it: a real `dataops serve` process on loopback, known hot rows."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+import warnings
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dataops_assets.resources.hot_store import SQLiteHotStore
+from dataops_assets_tests.api_server import (
+    CARRIER_COLUMNS,
+    DATAOPS,
+    DAYS,
+    carrier_rows,
+)
+
+NAMES = [name for name, _ in CARRIER_COLUMNS]
+KEY = ("flight_date", "carrier", "origin")
+EXPECTED = [dict(zip(NAMES, row, strict=True)) for row in carrier_rows(DAYS)]
+
+
+@pytest.fixture(scope="module")
+def data_dir(api_data_dir) -> Path:
+    return api_data_dir
+
+
+@pytest.fixture(scope="module")
+def api(api_url):
+    with httpx.Client(base_url=api_url, timeout=10) as client:
+        yield client
+
+
+def get(api: httpx.Client, path: str, **params) -> httpx.Response:
+    return api.get(path, params=params)
+
+
+def ordered(rows: list[dict], order: list[tuple[str, bool]]) -> list[dict]:
+    """Python's version of the API's order: NULL smallest, the key breaking ties."""
+    terms = order + [(k, False) for k in KEY if k not in [n for n, _ in order]]
+    result = list(rows)
+    for name, descending in reversed(terms):  # a stable sort per term, last term first
+        result.sort(
+            key=lambda r, n=name: (r[n] is not None, r[n] if r[n] is not None else 0), reverse=descending
+        )
+    return result
+
+
+def all_pages(api: httpx.Client, **params) -> tuple[list[dict], int]:
+    rows, pages, cursor = [], 0, None
+    while True:
+        body = get(api, "/datasets/carrier_origin_daily", **params, **({"cursor": cursor} if cursor else {}))
+        assert body.status_code == 200, body.text
+        page = body.json()
+        rows += page["rows"]
+        pages += 1
+        cursor = page["next_cursor"]
+        assert len(page["rows"]) <= page["limit"]
+        assert pages <= len(EXPECTED), "paging does not end"
+        if cursor is None:
+            return rows, pages
+
+
+def test_serve_has_help():
+    result = subprocess.run([DATAOPS, "serve", "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and "--port" in result.stdout and "/openapi.json" in result.stdout
+
+
+def test_serve_refuses_a_taken_port_in_one_line(api_url):
+    port = api_url.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [DATAOPS, "serve", "--port", port], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == f"error: cannot serve on 127.0.0.1:{port}: Address already in use"
+    )
+
+
+def test_health_reports_the_store_and_each_table_s_freshness(api):
+    body = get(api, "/health").json()
+    assert body["status"] == "ok"
+    assert body["store"] == {"backend": "sqlite", "reachable": True}
+    table = {t["name"]: t for t in body["tables"]}["carrier_origin_daily"]
+    assert table["last_partition"] == DAYS[-1]
+    assert table["fresh"] is True and 0 <= table["age_seconds"] < 3600
+
+
+def test_datasets_lists_what_is_served_with_schema_rows_and_last_partition(api):
+    listed = {d["name"]: d for d in get(api, "/datasets").json()["datasets"]}
+    assert set(listed) == {"carrier_origin_daily", "route_daily_weather", "flight_delay_predictions"}
+    carriers = listed["carrier_origin_daily"]
+    assert carriers["published"] is True
+    assert carriers["rows"] == len(EXPECTED)
+    assert carriers["last_partition"] == DAYS[-1]
+    types = {c["name"]: c["type"] for c in carriers["columns"]}
+    assert types == {
+        "flight_date": "date", "carrier": "text", "carrier_name": "text", "origin": "text",
+        "flights": "integer", "cancelled_flights": "integer", "on_time_arrivals": "integer",
+        "on_time_rate": "number", "avg_dep_delay": "number", "avg_arr_delay": "number",
+    }  # fmt: skip
+    assert listed["flight_delay_predictions"]["published"] is False
+
+
+def test_a_day_s_on_time_performance(api):
+    body = get(api, "/datasets/carrier_origin_daily", flight_date="2013-01-03").json()
+    assert body["rows"] == [r for r in EXPECTED if r["flight_date"] == "2013-01-03"]
+    assert body["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "keep"),
+    [
+        ({"flight_date__gte": "2013-01-02", "flight_date__lt": "2013-01-04", "origin": "JFK"},
+         lambda r: "2013-01-02" <= r["flight_date"] < "2013-01-04" and r["origin"] == "JFK"),
+        ({"carrier": ["AA", "UA"], "flight_date": "2013-01-01"},
+         lambda r: r["carrier"] in ("AA", "UA") and r["flight_date"] == "2013-01-01"),
+        ({"flights__gt": "500", "flights__lte": "520"}, lambda r: 500 < r["flights"] <= 520),
+        ({"avg_arr_delay__lt": "0", "on_time_rate__gte": "0.4999"},
+         lambda r: r["avg_arr_delay"] is not None and r["avg_arr_delay"] < 0 and r["on_time_rate"] >= 0.4999),
+        ({"carrier": "AA' OR '1'='1"}, lambda r: False),  # a value is a value, never SQL
+    ],
+)  # fmt: skip
+def test_typed_filters(api, params, keep):
+    body = get(api, "/datasets/carrier_origin_daily", limit=1000, **params).json()
+    assert body["rows"] == [r for r in EXPECTED if keep(r)]
+
+
+def test_column_selection_and_ordering(api):
+    body = get(
+        api, "/datasets/carrier_origin_daily", columns="carrier,avg_arr_delay", order_by="-avg_arr_delay",
+        flight_date="2013-01-05",
+    ).json()  # fmt: skip
+    assert [c["name"] for c in body["columns"]] == ["carrier", "avg_arr_delay"]
+    day = [r for r in EXPECTED if r["flight_date"] == "2013-01-05"]
+    expected = ordered(day, [("avg_arr_delay", True)])
+    assert body["rows"] == [{"carrier": r["carrier"], "avg_arr_delay": r["avg_arr_delay"]} for r in expected]
+    assert body["rows"][-1]["avg_arr_delay"] is None  # NULL is smallest: last when descending
+
+
+@pytest.mark.parametrize(
+    "order",
+    [[], [("avg_arr_delay", True)], [("avg_dep_delay", False), ("origin", True)], [("on_time_rate", False)]],
+)
+def test_pages_cover_every_row_once_in_order(api, order):
+    order_by = ",".join(("-" if desc else "") + name for name, desc in order)
+    rows, pages = all_pages(api, limit=7, **({"order_by": order_by} if order_by else {}))
+    assert pages == -(-len(EXPECTED) // 7)
+    assert rows == ordered(EXPECTED, order)  # no duplicates, no gaps, in order
+
+
+def test_paging_with_filters_and_selected_columns(api):
+    rows, pages = all_pages(api, limit=5, origin="LGA", columns="flights", order_by="-flights")
+    expected = sorted((r["flights"] for r in EXPECTED if r["origin"] == "LGA"), reverse=True)
+    assert [r["flights"] for r in rows] == expected and pages == 16
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "says"),
+    [
+        ("/datasets/nope", {}, 404, "no dataset 'nope'"),
+        ("/datasets/carrier_origin_daily", {"colour": "red"}, 400, "unknown parameter 'colour'"),
+        ("/datasets/carrier_origin_daily", {"flight_date": "2013-02-30"}, 400, "flight_date must be a date"),
+        ("/datasets/carrier_origin_daily", {"flight_date": "yesterday"}, 400, "flight_date must be a date"),
+        ("/datasets/carrier_origin_daily", {"flights__gte": "1e999"}, 400, "flights must be an integer"),
+        ("/datasets/carrier_origin_daily", {"on_time_rate": "nan"}, 400, "must be a finite number"),
+        ("/datasets/carrier_origin_daily", {"carrier__gte": "AA"}, 400, "takes equality only"),
+        ("/datasets/carrier_origin_daily", {"flights__gte": ["1", "2"]}, 400, "more than once"),
+        ("/datasets/carrier_origin_daily", {"columns": "carrier,wings"}, 400, "unknown column 'wings'"),
+        ("/datasets/carrier_origin_daily", {"order_by": "-wings"}, 400, "unknown order_by column 'wings'"),
+        ("/datasets/carrier_origin_daily", {"limit": "1001"}, 400, "limit must be an integer from 1 to 1000"),
+        ("/datasets/carrier_origin_daily", {"limit": "0"}, 400, "limit must be an integer from 1 to 1000"),
+        ("/datasets/carrier_origin_daily", {"limit": ["5", "6"]}, 400, "limit is given 2 times"),
+        ("/datasets/carrier_origin_daily", {"cursor": "bm90IGEgY3Vyc29y"}, 400, "cursor is not one this API issued"),
+        ("/predictions", {}, 404, "no model has been promoted yet"),
+    ],
+)  # fmt: skip
+def test_bad_input_gets_a_4xx_with_a_clear_message(api, path, params, status, says):
+    response = get(api, path, **params)
+    assert response.status_code == status
+    assert says in response.text
+
+
+def test_a_cursor_only_continues_its_own_query(api):
+    first = get(api, "/datasets/carrier_origin_daily", limit=3, origin="JFK").json()
+    other = get(api, "/datasets/carrier_origin_daily", limit=3, origin="EWR", cursor=first["next_cursor"])
+    assert other.status_code == 400 and "cursor belongs to another query" in other.text
+
+
+INJECTIONS = [
+    ("/datasets/carrier_origin_daily; DROP TABLE carrier_origin_daily", {}),
+    ('/datasets/carrier_origin_daily" --', {}),
+    ("/datasets/_published", {}),
+    ("/datasets/sqlite_master", {}),
+    ("/datasets/carrier_origin_daily", {'carrier" = carrier OR "1': "x"}),
+    ("/datasets/carrier_origin_daily", {"1=1) OR (1": "1"}),
+    ("/datasets/carrier_origin_daily", {"flights__gte": "0 OR 1=1"}),
+    ("/datasets/carrier_origin_daily", {"flight_date": "2013-01-01' OR '1'='1"}),
+    ("/datasets/carrier_origin_daily", {"columns": "carrier, (SELECT sqlite_version())"}),
+    ("/datasets/carrier_origin_daily", {"columns": 'carrier" FROM _published --'}),
+    ("/datasets/carrier_origin_daily", {"columns": "*"}),
+    ("/datasets/carrier_origin_daily", {"order_by": "carrier; DELETE FROM carrier_origin_daily"}),
+    ("/datasets/carrier_origin_daily", {"order_by": "(CASE WHEN 1=1 THEN carrier END)"}),
+    ("/datasets/carrier_origin_daily", {"order_by": "1"}),
+    ("/datasets/carrier_origin_daily", {"limit": "1; DROP TABLE x"}),
+    ("/datasets/carrier_origin_daily", {"cursor": "eyJxIjoiJyBPUiAxPTEiLCJ2IjpbXX0"}),
+]
+
+
+@pytest.mark.parametrize(("path", "params"), INJECTIONS)
+def test_injection_attempts_fail_safely(api, path, params):
+    response = get(api, path, **params)
+    assert response.status_code in (400, 404, 422), response.text
+    assert "detail" in response.json()
+
+
+def test_the_store_is_intact_after_the_injection_attempts(api, data_dir):
+    rows, _ = all_pages(api, limit=1000)
+    assert rows == EXPECTED
+    catalog = SQLiteHotStore(path=str(data_dir / "hot.sqlite")).catalog()
+    assert {"carrier_origin_daily": len(EXPECTED)}.items() <= {
+        e["table_name"]: e["rows"] for e in catalog
+    }.items()
+
+
+def test_every_request_is_logged_with_status_and_latency(api, data_dir):
+    get(api, "/datasets/carrier_origin_daily", flight_date="2013-01-02", limit=2)
+    wanted = ("/datasets/carrier_origin_daily?flight_date=2013-01-02&limit=2", "200")
+    for _ in range(100):  # the line is written once the response is sent: wait for it, briefly
+        log = "\n".join(p.read_text() for p in data_dir.glob("serve-*.log"))
+        lines = re.findall(r"dataops\.api GET (\S+) (\d{3}) (\d+\.\d)ms", log)
+        if wanted in {(path, status) for path, status, _ in lines}:
+            break
+        time.sleep(0.05)
+    assert wanted in {(path, status) for path, status, _ in lines}
+    assert any(status == "404" for _, status, _ in lines)
+
+
+def test_predictions_appear_once_a_model_is_promoted(api, data_dir):
+    assert get(api, "/predictions").status_code == 404
+    columns = [
+        ("flight_date", "DATE"), ("carrier", "VARCHAR"), ("flight", "BIGINT"), ("origin", "VARCHAR"),
+        ("dest", "VARCHAR"), ("sched_dep_time", "BIGINT"), ("model", "VARCHAR"), ("snapshot_id", "VARCHAR"),
+        ("predicted", "DOUBLE"),
+    ]  # fmt: skip
+    rows = [("2013-01-01", "UA", 1000 + i, "EWR", "ORD", 600 + i, "gbm", "abc123", i / 10) for i in range(12)]
+    store = SQLiteHotStore(path=str(data_dir / "hot.sqlite"))
+    store.publish("flight_delay_predictions", columns, rows, "flight_date", ["2013-01-01"])
+    body = get(api, "/predictions", flight__gte="1005", limit=3).json()
+    assert [r["flight"] for r in body["rows"]] == [1005, 1006, 1007]
+    assert body["rows"][0]["predicted"] == pytest.approx(0.5) and body["next_cursor"]
+    listed = {d["name"]: d for d in get(api, "/datasets").json()["datasets"]}
+    assert listed["flight_delay_predictions"]["rows"] == 12
+
+
+def test_an_unreachable_store_is_a_503_with_the_reason(tmp_path):
+    with warnings.catch_warnings():  # starlette suggests httpx2 for its test client; httpx serves here
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    from dataops_assets.pillars.serving.api.app import create_app
+    from dataops_assets.pillars.serving.api.reader import SQLiteHotReader
+
+    client = TestClient(create_app(SQLiteHotReader(str(tmp_path / "missing.sqlite"))))
+    health = client.get("/health")
+    assert health.status_code == 503
+    assert health.json()["status"] == "unavailable" and health.json()["store"]["reachable"] is False
+    listing = client.get("/datasets")
+    assert listing.status_code == 503 and "cannot be opened" in listing.json()["detail"]
