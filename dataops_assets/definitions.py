@@ -42,7 +42,6 @@ def build_definitions(env: Environment) -> dg.Definitions:
     assets += build_dbt_assets(days)
     assets += [build_serving_asset(table, days) for table in SERVED_TABLES]
     assets += [build_champion_predictions_asset(days), *SCIENCE_ASSETS]
-
     assets.append(build_retention_asset(env.retention.hot_window_days))
 
     executor = (

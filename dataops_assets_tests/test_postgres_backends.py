@@ -137,3 +137,29 @@ def test_the_api_role_reads_and_cannot_write(hot, pg_database):
         assert con.execute("SELECT count(*) FROM serving.granted").fetchone() == (2,)
     with psycopg.connect(api_dsn) as con, pytest.raises(psycopg.errors.InsufficientPrivilege):
         con.execute("DELETE FROM serving.granted")
+
+
+def test_retention_reads_and_deletes_only_the_days_it_counted(hot):
+    """The hot-store side of retention (pillars/serving/retention.py) on PostgreSQL."""
+    hot.publish(
+        "aging",
+        COLUMNS,
+        _rows("2013-01-01", 3) + _rows("2013-01-02", 2),
+        "flight_date",
+        ["2013-01-01", "2013-01-02"],
+    )
+    assert hot.columns("aging") == COLUMNS
+    assert hot.partition_counts("aging", "flight_date") == {"2013-01-01": 3, "2013-01-02": 2}
+    names, rows = hot.read_partitions("aging", "flight_date", ["2013-01-01"])
+    assert names == [name for name, _ in COLUMNS]
+    assert len(rows) == 3 and {row[0] for row in rows} == {"2013-01-01"}
+
+    with pytest.raises(ValueError, match="holds 3 row"):
+        hot.delete_partitions("aging", "flight_date", {"2013-01-01": 2})
+    assert hot.partition_counts("aging", "flight_date") == {"2013-01-01": 3, "2013-01-02": 2}
+
+    assert hot.delete_partitions("aging", "flight_date", {"2013-01-01": 3}) == 3
+    assert hot.partition_counts("aging", "flight_date") == {"2013-01-02": 2}
+    [entry] = [e for e in hot.catalog() if e["table_name"] == "aging"]
+    assert entry["rows"] == 2
+    assert hot.partition_counts("never_published", "flight_date") == {}

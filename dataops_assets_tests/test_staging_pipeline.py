@@ -17,7 +17,7 @@ from dataops_assets.pillars.raw.verify import verify_cold_storage
 from dataops_assets.pillars.serving.tables import SERVED_TABLES
 from dataops_assets.resources.factory import open_resource
 from dataops_assets_tests.conftest import PIPELINE_DAYS
-from dataops_assets_tests.services import _environ, shared_environment
+from dataops_assets_tests.services import environ, shared_environment
 from dataops_assets_tests.source_truth import flights_per_day
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,7 @@ def staging_run(pipeline_run, pg_database, s3_endpoint, tmp_path_factory):
     root = tmp_path_factory.mktemp("staging-run")
     env = shared_environment("staging", pg_database, root)
     apply(plan(env), echo=lambda *_: None)
-    with _environ(DATAOPS_DATA_DIR=str(root), DAGSTER_HOME=str(root / "dagster_home")):
+    with environ(DATAOPS_DATA_DIR=str(root), DAGSTER_HOME=str(root / "dagster_home")):
         outcome = run_pipeline(env, PIPELINE_DAYS, echo=lambda *_: None)
     assert outcome.success, outcome.failure
     return env, outcome, root

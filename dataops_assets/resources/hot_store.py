@@ -23,6 +23,7 @@ CATALOG = "_published"  # one row per table: last_partition, rows, published_at
 COLUMNS = "_columns"  # each table's columns with their warehouse types (SQLite keeps only its own)
 # The catalog on PostgreSQL: `env apply` creates it, a publish keeps it current.
 PG_CATALOG_COLUMNS = "table_name text PRIMARY KEY, last_partition text, rows bigint, published_at timestamptz"
+PG_COLUMNS_COLUMNS = "table_name text, position integer, column_name text, sql_type text, PRIMARY KEY (table_name, column_name)"
 
 
 def sqlite_type(sql_type: str) -> str:
@@ -306,12 +307,19 @@ class PostgresHotStore(HotStore):
                 "published_at = EXCLUDED.published_at",
                 [table, last, total],
             )
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {self._qualified(COLUMNS)} ({PG_COLUMNS_COLUMNS})")
+            cursor.execute(f"DELETE FROM {self._qualified(COLUMNS)} WHERE table_name = %s", [table])
+            cursor.executemany(
+                f"INSERT INTO {self._qualified(COLUMNS)} VALUES (%s, %s, %s, %s)",
+                [(table, i, name, type_) for i, (name, type_) in enumerate(columns)],
+            )
             # Default privileges cover tables made by the role that ran `env apply`; a table made by
             # another role still becomes readable to the API here.
             cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [self.readonly_role])
             if cursor.fetchone():
                 cursor.execute(
-                    f'GRANT SELECT ON {target}, {self._qualified(CATALOG)} TO "{self.readonly_role}"'
+                    f"GRANT SELECT ON {target}, {self._qualified(CATALOG)}, {self._qualified(COLUMNS)} "
+                    f'TO "{self.readonly_role}"'
                 )
             failpoint("hot.before_commit")  # the connection commits when this block ends
         return len(rows)
@@ -329,3 +337,81 @@ class PostgresHotStore(HotStore):
                 return dict(cursor.fetchall())
         except psycopg.errors.UndefinedTable:  # not published yet
             return {}
+
+    def _read(self, sql: str, params: list | None = None) -> list[tuple] | None:
+        """Rows of a read-only query; None when a table it reads is not there yet (nothing published)."""
+        import psycopg
+
+        try:
+            with postgres.connect(self.dsn) as con, con.cursor() as cursor:
+                cursor.execute(sql, params or [])
+                return cursor.fetchall()
+        except psycopg.errors.UndefinedTable:
+            return None
+
+    def catalog(self) -> list[dict]:
+        rows = self._read(
+            f"SELECT table_name, last_partition, rows, published_at::text FROM {self._qualified(CATALOG)} "
+            "ORDER BY table_name"
+        )
+        names = ("table_name", "last_partition", "rows", "published_at")
+        return [dict(zip(names, row, strict=True)) for row in rows or []]
+
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        rows = self._read(
+            f"SELECT column_name, sql_type FROM {self._qualified(COLUMNS)} WHERE table_name = %s ORDER BY position",
+            [table],
+        )
+        return [tuple(r) for r in rows or []]
+
+    def partition_counts(self, table: str, date_column: str) -> dict[str, int]:
+        _check_identifiers(table, [], date_column)
+        rows = self._read(
+            f'SELECT "{date_column}"::text, count(*) FROM {self._qualified(table)} GROUP BY 1 ORDER BY 1'
+        )
+        return dict(rows or [])
+
+    def read_partitions(
+        self, table: str, date_column: str, partitions: list[str]
+    ) -> tuple[list[str], list[tuple]]:
+        # Days come back as text, as the SQLite store gives them; the archive casts them back to DATE.
+        names = [name for name, _ in self.columns(table)]
+        _check_identifiers(table, [(n, "") for n in names], date_column)
+        select = ", ".join(f'"{n}"::text AS "{n}"' if n == date_column else f'"{n}"' for n in names)
+        rows = self._read(
+            f'SELECT {select} FROM {self._qualified(table)} WHERE "{date_column}" = ANY(%s::date[]) '
+            f'ORDER BY "{date_column}"',
+            [partitions],
+        )
+        return names, rows or []
+
+    def delete_partitions(self, table: str, date_column: str, expected: dict[str, int]) -> int:
+        if not expected:
+            return 0
+        _check_identifiers(table, [], date_column)
+        days = sorted(expected)
+        target = self._qualified(table)
+        with postgres.connect(self.dsn) as con, con.cursor() as cursor:
+            # Publishes wait until this commits (readers do not): the counts cannot change under us.
+            cursor.execute(f"LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE")
+            cursor.execute(
+                f'SELECT "{date_column}"::text, count(*) FROM {target} WHERE "{date_column}" = ANY(%s::date[]) '
+                "GROUP BY 1",
+                [days],
+            )
+            held = dict(cursor.fetchall())
+            differing = [d for d in days if held.get(d, 0) != expected[d]]
+            if differing:
+                day = differing[0]
+                raise ValueError(
+                    f"{table} {day} holds {held.get(day, 0)} row(s), expected {expected[day]}: "
+                    "it changed since it was read; nothing deleted"
+                )
+            cursor.execute(f'DELETE FROM {target} WHERE "{date_column}" = ANY(%s::date[])', [days])
+            deleted = cursor.rowcount
+            cursor.execute(
+                f"UPDATE {self._qualified(CATALOG)} SET rows = (SELECT count(*) FROM {target}) "
+                "WHERE table_name = %s",
+                [table],
+            )
+        return deleted
