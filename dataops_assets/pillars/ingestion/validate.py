@@ -163,20 +163,20 @@ def _typed(column: str, type_: str) -> str:
 def _checked_select(source: Source, partition: dt.date | None) -> str:
     """The query that turns one file's text columns (from READER) into `checked` rows: the file ($1),
     the typed columns, the row's problems (NULL when none) and, only for a row with a problem, its
-    text as JSON."""
+    text as JSON. Each layer references the one below, so every cast runs once per value."""
     key = set(source.primary_key)
     text, typed, problems = [], [], []
     for i, column in enumerate(source.columns):
-        expr = _typed(column.name, column.type)
-        text.append(f"{_q(column.name)} AS _t{i}")
-        typed.append(f"{expr} AS {_q(column.name)}")
+        name, value = _q(column.name), f"_t{i}"
+        text.append(f"CAST({name} AS VARCHAR) AS {value}")
+        typed.append(f"{_typed(value, column.type)} AS {name}")
         problems.append(
-            f"CASE WHEN {_q(column.name)} IS NOT NULL AND {expr} IS NULL THEN "
-            f"{_lit(column.name + ': cannot read ')} || {_q(column.name)} || {_lit(' as ' + column.type)} END"
+            f"CASE WHEN {value} IS NOT NULL AND {name} IS NULL THEN "
+            f"{_lit(column.name + ': cannot read ')} || {value} || {_lit(' as ' + column.type)} END"
         )
         if not column.nullable or column.name in key:
             problems.append(
-                f"CASE WHEN {_q(column.name)} IS NULL THEN {_lit(column.name + ': missing required value')} END"
+                f"CASE WHEN {value} IS NULL THEN {_lit(column.name + ': missing required value')} END"
             )
     partition_check = "NULL"
     if partition is not None and source.partition_date is not None:
@@ -191,15 +191,14 @@ def _checked_select(source: Source, partition: dt.date | None) -> str:
             f"'event date ' || CAST({row_date} AS VARCHAR) || ' is outside partition {partition}' END"
         )
     raw = ", ".join(f"{_q(c.name)} := _t{i}" for i, c in enumerate(source.columns))
-    # Parquet and JSON columns arrive typed: one set of casts and checks serves every format as text.
-    as_text = ", ".join(f"CAST({_q(c)} AS VARCHAR) AS {_q(c)}" for c in source.column_names)
+    # Parquet and JSON columns arrive typed and CSV as text: one set of casts and checks serves all.
     # A row's first problem wins: the partition is checked only on rows that read cleanly.
     return (
         f"SELECT $1, {', '.join(_q(c) for c in source.column_names)}, _problem, "
         f"CASE WHEN _problem IS NOT NULL THEN CAST(to_json(struct_pack({raw})) AS VARCHAR) END "
         f"FROM (SELECT *, CASE WHEN _problems <> '' THEN _problems ELSE {partition_check} END AS _problem "
-        f"FROM (SELECT {', '.join(text)}, {', '.join(typed)}, concat_ws('; ', {', '.join(problems)}) AS _problems "
-        f"FROM (SELECT {as_text} FROM {READER})))"
+        f"FROM (SELECT *, concat_ws('; ', {', '.join(problems)}) AS _problems "
+        f"FROM (SELECT *, {', '.join(typed)} FROM (SELECT {', '.join(text)} FROM {READER}))))"
     )
 
 
