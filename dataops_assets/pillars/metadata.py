@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dagster as dg
-import duckdb
 
 from dataops_assets.sources.model import Source
 
@@ -36,6 +35,8 @@ def markdown_table(rows: list[dict]) -> dg.MetadataValue:
 
 
 def parquet_preview(path: str, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:
+    import duckdb  # where used: the code location loads without it
+
     con = duckdb.connect()
     try:
         cursor = con.execute(f"SELECT * FROM read_parquet(?) LIMIT {rows}", [path])

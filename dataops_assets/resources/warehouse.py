@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import dagster as dg
-import duckdb
+
+if TYPE_CHECKING:  # imported where used: the code location loads without it
+    import duckdb
 
 
 class Fetched(NamedTuple):
@@ -50,6 +52,8 @@ class DuckDBWarehouse(Warehouse):
     def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         if not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        import duckdb
+
         con = duckdb.connect(self.path, read_only=read_only)
         try:
             yield con

@@ -23,10 +23,12 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from dataops_assets.sources.model import DUCKDB_TYPES, Source
+
+if TYPE_CHECKING:  # imported where used: the code location loads without DuckDB
+    import duckdb
 
 INTEGER_TEXT = r"^\s*[+-]?[0-9]+\s*$"
 QUARANTINE_COLUMNS = ("source_file", "record", "line", "reason", "raw")
@@ -113,6 +115,8 @@ def _load_file(
 ) -> None:
     """Append one file's records to `checked` (through `checked_select`) and its unparseable lines
     to `rejected`."""
+    import duckdb
+
     if source.format == "csv":
         header = _csv_header(path, source)
         _check_columns(path, header, source)
@@ -230,6 +234,8 @@ def validate_partition(
     Landed rows keep their arrival order (file, then record), so the same input always gives
     byte-identical Parquet.
     """
+    import duckdb
+
     names = file_names or [str(f) for f in files]
     outcome = IngestOutcome(source.name, partition.isoformat() if partition else None, names)
     landed_path.parent.mkdir(parents=True, exist_ok=True)
