@@ -169,19 +169,22 @@ def _checked_select(source: Source, partition: dt.date | None) -> str:
     the typed columns, the row's problems (NULL when none) and, only for a row with a problem, its
     text as JSON. Each layer references the one below, so every cast runs once per value."""
     key = set(source.primary_key)
-    text, typed, problems = [], [], []
+    text, typed, failed, problems = [], [], [], []
     for i, column in enumerate(source.columns):
         name, value = _q(column.name), f"_t{i}"
         text.append(f"CAST({name} AS VARCHAR) AS {value}")
         typed.append(f"{_typed(value, column.type)} AS {name}")
-        problems.append(
-            f"CASE WHEN {value} IS NOT NULL AND {name} IS NULL THEN "
-            f"{_lit(column.name + ': cannot read ')} || {value} || {_lit(' as ' + column.type)} END"
-        )
-        if not column.nullable or column.name in key:
-            problems.append(
-                f"CASE WHEN {value} IS NULL THEN {_lit(column.name + ': missing required value')} END"
+        checks = [
+            (
+                f"{value} IS NOT NULL AND {name} IS NULL",
+                f"{_lit(column.name + ': cannot read ')} || {value} || {_lit(' as ' + column.type)}",
             )
+        ]
+        if not column.nullable or column.name in key:
+            checks.append((f"{value} IS NULL", _lit(column.name + ": missing required value")))
+        for condition, message in checks:
+            failed.append(f"({condition})")
+            problems.append(f"CASE WHEN {condition} THEN {message} END")
     partition_check = "NULL"
     if partition is not None and source.partition_date is not None:
         pd = source.partition_date
@@ -200,8 +203,10 @@ def _checked_select(source: Source, partition: dt.date | None) -> str:
     return (
         f"SELECT $1, {', '.join(_q(c) for c in source.column_names)}, _problem, "
         f"CASE WHEN _problem IS NOT NULL THEN CAST(to_json(struct_pack({raw})) AS VARCHAR) END "
-        f"FROM (SELECT *, CASE WHEN _problems <> '' THEN _problems ELSE {partition_check} END AS _problem "
-        f"FROM (SELECT *, concat_ws('; ', {', '.join(problems)}) AS _problems "
+        f"FROM (SELECT *, CASE WHEN _failed THEN concat_ws('; ', {', '.join(problems)}) ELSE {partition_check} END "
+        "AS _problem "
+        # Nearly every row passes: a cheap test first, the messages only for rows that fail it.
+        f"FROM (SELECT *, {' OR '.join(failed)} AS _failed "
         f"FROM (SELECT *, {', '.join(typed)} FROM (SELECT {', '.join(text)} FROM {READER}))))"
     )
 
