@@ -5,8 +5,8 @@ is quarantined, so every generated row is dated 2013-01-01 (the landing file of 
 The 336,776 real rows are repeated as often as needed, values verbatim (including 'NA'); to keep the
 primary key (year, month, day, carrier, flight, origin, sched_dep_time) unique once every row is on
 one day, replica r of a row from day-of-year d flies `flight + 10000 * (d - 1 + 365 * r)`. Every
-1000th row of each replica after the first re-sends its previous replica's row: 0.1% duplicates, as
-upstream re-sends do, so de-duplication has real work to do.
+1000th row of the second replica re-sends the first replica's row, as upstream re-sends do: 336
+duplicates in any file over 336,776 rows, so de-duplication has real work to do.
 
 The file is built once per size under .dataops/bench/ (in a child process: this module stays
 standard-library only) and reused by every contender and every later run.
