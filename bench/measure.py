@@ -10,12 +10,10 @@ Every contender gets one unmeasured warm-up run (OS page cache, Python bytecode 
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,31 +50,55 @@ class ChildFailed(RuntimeError):
     pass
 
 
+# Linux carries a process's peak RSS across exec, and a forked child starts with its parent's: a child
+# of a big process (a pytest session, say) would report at least that process's peak. So a child is
+# started by this small launcher, which forks and execs it, and reports its wall time and own peak.
+_LAUNCHER = """
+import json, os, sys, time
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"wall": time.perf_counter() - started, "peak_kb": usage.ru_maxrss}, out)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_child(argv: Sequence[str], env: dict | None = None, cwd: Path | None = None) -> Sample:
     """Run `argv` in a fresh process; its time, peak memory and the result it reported.
 
     A child reports by printing one line `BENCH_RESULT {"seconds": ..., ...}` (see `report`); one
     that does not is timed from outside, start to exit.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        child = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=cwd or ROOT)
-        # wait4 reaps this child only and returns its own rusage, not the maximum over all children.
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        usage_path = Path(tmp) / "usage.json"
+        launched = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, str(usage_path), *argv],
+            stdout=out,
+            stderr=err,
+            env=env,
+            cwd=cwd or ROOT,
+            check=False,
+        )
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-    if child.returncode != 0:
+        usage = json.loads(usage_path.read_text()) if usage_path.exists() else None
+    if launched.returncode != 0 or usage is None:
         tail = "\n".join(stderr.strip().splitlines()[-15:])
-        raise ChildFailed(f"{' '.join(map(str, argv))[:200]} exited {child.returncode}:\n{tail}")
+        raise ChildFailed(f"{' '.join(map(str, argv))[:200]} exited {launched.returncode}:\n{tail}")
     result: dict = {}
     for line in stdout.splitlines():
         if line.startswith(RESULT_MARKER):
             result = json.loads(line[len(RESULT_MARKER) :])
-    seconds = result.pop("seconds", wall)
-    return Sample(seconds=seconds, peak_mb=usage.ru_maxrss / 1024, result=result)
+    seconds = result.pop("seconds", usage["wall"])
+    return Sample(seconds=seconds, peak_mb=usage["peak_kb"] / 1024, result=result)
 
 
 def python_child(code: str, *args: str) -> list[str]:
