@@ -9,6 +9,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+# libyaml's loader when PyYAML has it: the code location reads every source and environment at load.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class InvalidConfig(ValueError):
@@ -17,7 +19,7 @@ class InvalidConfig(ValueError):
 
 def load_yaml_model(path: Path, model: type[M]) -> M:
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=SAFE_LOADER)
     except FileNotFoundError:
         raise InvalidConfig(f"{path}: file not found") from None
     except yaml.YAMLError as error:

@@ -12,10 +12,9 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import dagster as dg
-import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -23,6 +22,9 @@ import pyarrow.parquet as pq
 from dataops_assets.names import checked_name
 from dataops_assets.resources import postgres
 from dataops_assets.resources.s3 import arrow_filesystem
+
+if TYPE_CHECKING:  # imported where used: the code location loads without it
+    import duckdb
 
 
 class Fetched(NamedTuple):
@@ -72,6 +74,8 @@ class DuckDBWarehouse(Warehouse):
             con.close()
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        import duckdb
+
         # DuckDB admits one process per file while any writes; a conflict fails at once, so wait it out.
         deadline = time.monotonic() + self.lock_wait_s
         pause = 0.05
