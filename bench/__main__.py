@@ -170,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--list", action="store_true", help="list the benchmark modules and exit")
     parser.add_argument(
-        "--output", type=Path, default=ROOT / "BENCHMARKS.md", help="where to write the table (BENCHMARKS.md)"
+        "--output",
+        type=Path,
+        help="where to write the table (default: BENCHMARKS.md for a full run of every benchmark; a "
+        "--quick or --only run writes only where this says, so it never replaces the full figures)",
     )
     args = parser.parse_args(argv)
 
@@ -213,11 +216,13 @@ def main(argv: list[str] | None = None) -> int:
         "load_after": _load(),
     }
     command = "python -m bench " + shlex.join(a for a in (argv if argv is not None else sys.argv[1:]))
-    write_markdown(args.output, figures, failures, info, command.strip())
+    output = args.output or (None if args.quick or args.only else ROOT / "BENCHMARKS.md")
+    if output:
+        write_markdown(output, figures, failures, info, command.strip())
     if args.json:
         print(json.dumps({f["name"]: f for f in figures}, indent=2))
-    else:
-        print(f"wrote {args.output}")
+    elif output:
+        print(f"wrote {output}")
     return 1 if failures else 0
 
 

@@ -27,7 +27,6 @@ import json
 import os
 import random
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench.measure import figure
 from dataops_assets.pillars.serving.api import queries
 from dataops_assets.pillars.serving.api.datasets import DATASETS
 from dataops_assets.resources.hot_store import SQLiteHotStore
@@ -249,19 +249,8 @@ FLOOR = "a bare ASGI app on the same uvicorn, same response bytes"
 def _figure(
     name: str, unit: str, values: list[float], baselines: list[float], better: str, baseline=DIRECT, **extra
 ) -> dict:
-    value, baseline_value = statistics.median(values), statistics.median(baselines)
-    return {
-        "name": name,
-        "value": round(value, 3),
-        "unit": unit,
-        "baseline": baseline,
-        "baseline_value": round(baseline_value, 3),
-        "ratio": round(value / baseline_value, 2),
-        "min": round(min(values), 3),
-        "max": round(max(values), 3),
-        "better": better,
-        **extra,
-    }
+    """bench.measure.figure, against the bare query by default."""
+    return figure(name, values, unit, baseline, baselines, better, **extra)
 
 
 def run(quick: bool) -> list[dict]:

@@ -16,11 +16,11 @@ import hashlib
 import json
 import os
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from bench.measure import figure
 from dataops_assets import layout
 from dataops_assets.pillars.raw.publish import publish_partition
 from dataops_assets.resources.cold_storage import LocalColdStorage
@@ -88,38 +88,30 @@ def run(quick: bool) -> list[dict]:
 
         copies = _time(copy, repeats)
 
-    value, baseline = statistics.median(at_10x), statistics.median(at_1x)
-    copy_median = statistics.median(copies)
     return [
-        {
-            "name": "snapshot_10x_over_1x",
-            "value": value,
-            "unit": "s",
-            "baseline": f"snapshot of the same {window_days} days in a store with 1/10 the data",
-            "baseline_value": baseline,
-            "ratio": value / baseline,
-            "min": min(at_10x),
-            "max": max(at_10x),
-            "better": "lower",
-            "target": "≈ 1 (flat: cost independent of data size)",
-        },
-        {
-            "name": "snapshot_vs_copy",
-            "value": value,
-            "unit": "s",
-            "baseline": f"copying the {len(pinned)} pinned partitions ({window_days * 2 * file_bytes * 10 // 1_000_000} MB)",
-            "baseline_value": copy_median,
-            "ratio": value / copy_median,
-            "min": min(at_10x),
-            "max": max(at_10x),
-            "better": "lower",
-            "target": "≪ 1 (zero-copy)",
-        },
+        figure(
+            "snapshot_10x_over_1x",
+            at_10x,
+            "s",
+            f"snapshot of the same {window_days} days in a store with 1/10 the data",
+            at_1x,
+            "lower",
+            target="≈ 1 (flat: cost independent of data size)",
+        ),
+        figure(
+            "snapshot_vs_copy",
+            at_10x,
+            "s",
+            f"copying the {len(pinned)} pinned partitions ({window_days * 2 * file_bytes * 10 // 1_000_000} MB)",
+            copies,
+            "lower",
+            target="≪ 1 (zero-copy)",
+        ),
     ]
 
 
 if __name__ == "__main__":
     import sys
 
-    for figure in run(quick="--quick" in sys.argv):
-        print(json.dumps(figure))
+    for result in run(quick="--quick" in sys.argv):
+        print(json.dumps(result))
