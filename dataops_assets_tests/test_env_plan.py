@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from dataops_assets.environments.plan import apply, plan
-from dataops_assets.resources.s3 import s3_resource
+from dataops_assets.resources.s3 import s3_client
 from dataops_assets_tests.services import shared_environment
 
 
@@ -47,7 +47,7 @@ def test_plan_apply_plan_converges_and_drift_is_reported(staging, pg_database):
         con.execute("DROP SCHEMA marts CASCADE")
         con.execute("CREATE TABLE raw.sneaky (a int)")
         con.execute(f'GRANT INSERT ON raw.sneaky TO "{pg_database.api_role}"')
-    client = s3_resource("us-east-1").get_client()
+    client = s3_client("us-east-1")
     for obj in client.list_objects_v2(Bucket=bucket).get("Contents", []):
         client.delete_object(Bucket=bucket, Key=obj["Key"])
     client.delete_bucket(Bucket=bucket)

@@ -14,7 +14,7 @@ from dataops_assets.environments.loader import load_environment
 from dataops_assets.pillars.metadata import parquet_preview
 from dataops_assets.resources.cold_storage import S3ColdStorage
 from dataops_assets.resources.landing_zone import S3LandingZone
-from dataops_assets.resources.s3 import s3_resource
+from dataops_assets.resources.s3 import s3_client
 from dataops_assets.resources.warehouse import read_parquet_files
 from dataops_assets.sources.catalog import load_sources
 
@@ -27,7 +27,7 @@ def bucket(s3_endpoint) -> str:
 
 
 def test_cold_storage_contract_on_s3(bucket, tmp_path):
-    storage = S3ColdStorage(bucket=bucket, prefix="cold/", s3=s3_resource("us-east-1"))
+    storage = S3ColdStorage(bucket=bucket, prefix="cold/", region="us-east-1")
     local = tmp_path / "part.bin"
     local.write_bytes(b"0123456789")
     storage.put_file(local, "raw/flights/date=2013-01-01/part-a.bin")
@@ -44,9 +44,7 @@ def test_cold_storage_contract_on_s3(bucket, tmp_path):
         "raw/flights/date=2013-01-02/part-a.bin",
     ]
     assert storage.uri("raw/x") == f"s3://{bucket}/cold/raw/x"
-    keys = [
-        o["Key"] for o in s3_resource("us-east-1").get_client().list_objects_v2(Bucket=bucket)["Contents"]
-    ]
+    keys = [o["Key"] for o in s3_client("us-east-1").list_objects_v2(Bucket=bucket)["Contents"]]
     assert all(k.startswith("cold/") for k in keys)  # everything under the declared prefix
     with pytest.raises(ValueError, match="escapes"):
         storage.put_bytes("../outside", b"")
@@ -56,7 +54,7 @@ def test_parquet_in_s3_reads_through_its_readable_path(bucket, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    storage = S3ColdStorage(bucket=bucket, prefix="", s3=s3_resource("us-east-1"))
+    storage = S3ColdStorage(bucket=bucket, prefix="", region="us-east-1")
     pq.write_table(pa.table({"n": [1, 2, 3], "s": ["a", None, "c"]}), tmp_path / "t.parquet")
     storage.put_file(tmp_path / "t.parquet", "raw/t/part.parquet")
     path = storage.readable_path("raw/t/part.parquet")
@@ -66,7 +64,7 @@ def test_parquet_in_s3_reads_through_its_readable_path(bucket, tmp_path):
 
 def test_landing_zone_on_s3_fetches_what_matches(bucket, tmp_path):
     zone = S3LandingZone(
-        bucket=bucket, prefix="landing/", cache_dir=str(tmp_path / "cache"), s3=s3_resource("us-east-1")
+        bucket=bucket, prefix="landing/", cache_dir=str(tmp_path / "cache"), region="us-east-1"
     )
     source = tmp_path / "f.csv"
     source.write_text("a,b\n1,2\n")
@@ -92,9 +90,7 @@ def test_landing_zone_on_s3_fetches_what_matches(bucket, tmp_path):
 def test_the_s3_landing_sensor_requests_each_file_once(bucket, tmp_path):
     env = load_environment("staging")
     env = env.model_copy(update={"landing": env.landing.model_copy(update={"bucket": bucket})})
-    zone = S3LandingZone(
-        bucket=bucket, prefix="landing/", cache_dir=str(tmp_path), s3=s3_resource("us-east-1")
-    )
+    zone = S3LandingZone(bucket=bucket, prefix="landing/", cache_dir=str(tmp_path), region="us-east-1")
     sensor = landing_sensor(env, load_sources())
     source = tmp_path / "f.csv"
     source.write_text("x")

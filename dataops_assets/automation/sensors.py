@@ -5,7 +5,6 @@ import json
 import re
 
 import dagster as dg
-from dagster_aws.s3.sensor import get_objects
 
 from dataops_assets.automation.jobs import DAILY_PIPELINE
 from dataops_assets.environments.model import Environment, S3Storage
@@ -60,6 +59,8 @@ def new_s3_landing_partitions(
     The cursor is the newest LastModified seen plus the keys that carry it: S3 times have a coarse
     grain, so a file landing in the same second as the last one seen is still picked up, exactly once.
     """
+    from dagster_aws.s3.sensor import get_objects  # here: dagster-aws costs a second at load
+
     state = json.loads(cursor) if cursor else {}
     since = dt.datetime.fromisoformat(state["last_modified"]) if state else None
     seen_at_since = set(state.get("keys", []))

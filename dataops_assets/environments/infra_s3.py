@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataops_assets.environments.model import Environment, S3Storage
 from dataops_assets.environments.plan import Part, settle
-from dataops_assets.resources.s3 import endpoint_url, is_not_found, s3_resource
+from dataops_assets.resources.s3 import endpoint_url, is_not_found, s3_client
 
 
 def _exists(call) -> bool:
@@ -28,7 +28,7 @@ def inspect(env: Environment, applied: set[str]) -> Part | None:
     bucket_exists: dict[str, bool] = {}
     for section, spec in specs:
         if spec.bucket not in clients:
-            client = clients[spec.bucket] = s3_resource(spec.region).get_client()
+            client = clients[spec.bucket] = s3_client(spec.region)
             bucket_exists[spec.bucket] = _exists(lambda c=client, b=spec.bucket: c.head_bucket(Bucket=b))
             config = {}
             if spec.region != "us-east-1":  # us-east-1 refuses an explicit location constraint

@@ -14,11 +14,10 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
 from dataops_assets.integrity import CHUNK, sha256_file
-from dataops_assets.resources.s3 import is_not_found
+from dataops_assets.resources.s3 import is_not_found, s3_client
 
 
 class ColdStorage(dg.ConfigurableResource):
@@ -129,13 +128,13 @@ class LocalColdStorage(ColdStorage):
 class S3ColdStorage(ColdStorage):
     bucket: str
     prefix: str = ""
-    s3: S3Resource
+    region: str = "us-east-1"
     _client: object = PrivateAttr(default=None)
 
     @property
     def client(self):
         if self._client is None:
-            self._client = self.s3.get_client()
+            self._client = s3_client(self.region)
         return self._client
 
     def _key(self, key: str) -> str:

@@ -16,7 +16,6 @@ from dataops_assets.pillars.processing.dbt_project import dbt_executable
 from dataops_assets.resources.cold_storage import ColdStorage, LocalColdStorage, S3ColdStorage
 from dataops_assets.resources.hot_store import HotStore, PostgresHotStore, SQLiteHotStore
 from dataops_assets.resources.landing_zone import LandingZone, LocalLandingZone, S3LandingZone
-from dataops_assets.resources.s3 import s3_resource
 from dataops_assets.resources.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
 
 
@@ -32,7 +31,7 @@ def landing_zone(env: Environment, resolve_secrets: bool = False) -> LandingZone
             bucket=spec.bucket,
             prefix=spec.prefix,
             cache_dir=str(env.data_path / "landing-cache"),
-            s3=s3_resource(spec.region),
+            region=spec.region,
         )
     return LocalLandingZone(root=str(env.local_path(spec.path)))
 
@@ -40,7 +39,7 @@ def landing_zone(env: Environment, resolve_secrets: bool = False) -> LandingZone
 def cold_storage(env: Environment, resolve_secrets: bool = False) -> ColdStorage:
     spec = env.cold_storage
     if isinstance(spec, model.S3Storage):
-        return S3ColdStorage(bucket=spec.bucket, prefix=spec.prefix, s3=s3_resource(spec.region))
+        return S3ColdStorage(bucket=spec.bucket, prefix=spec.prefix, region=spec.region)
     return LocalColdStorage(root=str(env.local_path(spec.path)))
 
 

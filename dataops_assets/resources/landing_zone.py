@@ -13,8 +13,9 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
+
+from dataops_assets.resources.s3 import s3_client
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
@@ -66,13 +67,13 @@ class S3LandingZone(LandingZone):
     bucket: str
     prefix: str = ""
     cache_dir: str  # where fetched objects are kept for validation to read
-    s3: S3Resource
+    region: str = "us-east-1"
     _client: object = PrivateAttr(default=None)
 
     @property
     def client(self):
         if self._client is None:
-            self._client = self.s3.get_client()
+            self._client = s3_client(self.region)
         return self._client
 
     def objects(self, pattern: str = "**") -> list[dict]:

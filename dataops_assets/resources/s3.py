@@ -9,9 +9,6 @@ from __future__ import annotations
 import os
 from urllib.parse import urlparse
 
-import pyarrow.fs as pafs
-from dagster_aws.s3 import S3Resource
-
 ENDPOINT_VARIABLE = "DATAOPS_S3_ENDPOINT_URL"
 
 
@@ -19,8 +16,15 @@ def endpoint_url() -> str | None:
     return os.environ.get(ENDPOINT_VARIABLE) or None
 
 
-def s3_resource(region: str) -> S3Resource:
-    return S3Resource(region_name=region, endpoint_url=endpoint_url())
+def s3_client(region: str):
+    """A boto3 S3 client made by dagster-aws's S3Resource, honouring the endpoint override.
+
+    Imported here, not at module load: dagster-aws and boto3 cost about a second, which an environment
+    without S3 (sandbox, testing) and every code-location load should not pay.
+    """
+    from dagster_aws.s3 import S3Resource
+
+    return S3Resource(region_name=region, endpoint_url=endpoint_url()).get_client()
 
 
 def is_not_found(error: Exception) -> bool:
@@ -28,10 +32,12 @@ def is_not_found(error: Exception) -> bool:
     return code in ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
 
 
-def arrow_filesystem(path: str) -> tuple[pafs.FileSystem | None, str]:
-    """The filesystem Arrow should open `path` with, and the path within it (s3:// or local)."""
+def arrow_filesystem(path: str):
+    """The filesystem Arrow should open `path` with (None for a local path), and the path within it."""
     if not path.startswith("s3://"):
         return None, path
+    import pyarrow.fs as pafs
+
     endpoint = endpoint_url()
     options: dict = {"region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
     if endpoint:
