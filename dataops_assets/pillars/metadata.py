@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dagster as dg
-import pyarrow.parquet as pq
 
 from dataops_assets.resources.s3 import arrow_filesystem
 from dataops_assets.sources.model import Source
@@ -38,6 +37,8 @@ def markdown_table(rows: list[dict]) -> dg.MetadataValue:
 
 def parquet_preview(path: str, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:
     """The first rows of a Parquet file, local or in S3 (cold storage's readable_path)."""
+    import pyarrow.parquet as pq  # imported where used: the code location loads without it
+
     filesystem, inner = arrow_filesystem(path)
     head = next(pq.ParquetFile(inner, filesystem=filesystem).iter_batches(batch_size=rows), None)
     return markdown_table(head.to_pylist() if head is not None else [])

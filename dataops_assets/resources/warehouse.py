@@ -15,16 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import dagster as dg
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from dataops_assets.names import checked_name
 from dataops_assets.resources import postgres
 from dataops_assets.resources.s3 import arrow_filesystem
 
-if TYPE_CHECKING:  # imported where used: the code location loads without it
+if TYPE_CHECKING:  # imported where used: the code location loads without them
     import duckdb
+    import pyarrow as pa
 
 
 class Fetched(NamedTuple):
@@ -142,6 +140,9 @@ class DuckDBWarehouse(Warehouse):
 
 def read_parquet_files(paths: list[str]) -> pa.Table:
     """Parquet files (local or s3://) as one Arrow table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     tables = []
     for path in paths:
         filesystem, inner = arrow_filesystem(path)
@@ -164,6 +165,9 @@ class PostgresWarehouse(Warehouse):
 
         Arrow quotes every string, so an empty string stays "" while a null is an empty field (NULL).
         """
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
         buffer = pa.BufferOutputStream()
         pacsv.write_csv(data, buffer, pacsv.WriteOptions(include_header=False))
         columns = ", ".join(f'"{c}"' for c in data.column_names)
@@ -180,6 +184,8 @@ class PostgresWarehouse(Warehouse):
 
     def load_partitions(self, dataset: str, files_by_partition: dict[str, list[str]]) -> int:
         table = f"raw.{checked_name('dataset', dataset)}"
+        import pyarrow as pa
+
         loaded = 0
         with self._connect() as con, con.cursor() as cursor:
             for i, (partition, files) in enumerate(files_by_partition.items()):

@@ -11,9 +11,9 @@ import datetime as dt
 import json
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from dataops_assets.integrity import fingerprint
@@ -24,6 +24,9 @@ from dataops_assets.science.evaluation import GATE_METRIC, judged_rows, metrics
 from dataops_assets.science.features import KEY, TARGET, build_features, split_by_date
 from dataops_assets.science.models import MODELS, UnknownModel, make_model
 from dataops_assets.science.snapshots import SnapshotError, load_snapshot
+
+if TYPE_CHECKING:  # pandas is imported where used: the code location loads without it
+    import pandas as pd
 
 SCIENCE = "science"
 SCIENCE_JOB = "science_experiment"
@@ -45,10 +48,10 @@ class Stage:
     """What one step hands the next: the rows so far, the run's identity and the time each step took."""
 
     snapshot: dict
-    frame: pd.DataFrame
+    frame: "pd.DataFrame"
     timings: dict = field(default_factory=dict)
 
-    def then(self, step: str, started: float, frame: pd.DataFrame | None = None) -> "Stage":
+    def then(self, step: str, started: float, frame: "pd.DataFrame | None" = None) -> "Stage":
         timings = self.timings | {step: round(time.perf_counter() - started, 3)}
         return Stage(self.snapshot, self.frame if frame is None else frame, timings)
 

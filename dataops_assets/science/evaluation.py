@@ -10,11 +10,13 @@ differences that a paired bootstrap resamples exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from dataops_assets.science.features import TARGET
+
+if TYPE_CHECKING:  # pandas and numpy are imported where used: the code location loads without them
+    import numpy as np
+    import pandas as pd
 
 GATE_METRIC = "brier"
 CONFIDENCE = 0.95
@@ -29,6 +31,7 @@ def judged_rows(scored: pd.DataFrame) -> pd.DataFrame:
 
 
 def metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    import numpy as np
     from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
     actual = actual.astype(int)
@@ -64,6 +67,8 @@ class Difference:
 
 def paired_bootstrap(actual: np.ndarray, challenger: np.ndarray, reference: np.ndarray) -> Difference:
     """The challenger's Brier score minus the reference's, resampling the same test rows for both."""
+    import numpy as np
+
     actual = actual.astype(float)
     per_row = (challenger - actual) ** 2 - (reference - actual) ** 2
     rng = np.random.default_rng(BOOTSTRAP_SEED)

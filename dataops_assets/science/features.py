@@ -8,11 +8,13 @@ are scored but neither trained nor evaluated on.
 
 from __future__ import annotations
 
-import duckdb
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.science.snapshots import Snapshot, SnapshotError, read_dataset
+
+if TYPE_CHECKING:  # duckdb and pandas are imported where used: the code location loads without them
+    import pandas as pd
 
 LATE_MINUTES = 15
 KEY = ["flight_date", "carrier", "flight", "origin", "sched_dep_time"]
@@ -33,6 +35,8 @@ def _columns(alias: str, names: dict[str, str], available: bool) -> str:
 
 
 def build_features(cold_storage: ColdStorage, snapshot: Snapshot) -> pd.DataFrame:
+    import duckdb
+
     flights = read_dataset(cold_storage, snapshot, "flights")
     if flights is None:
         raise SnapshotError(f"snapshot {snapshot.name} does not pin flights: it cannot train a delay model")

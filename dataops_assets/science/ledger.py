@@ -22,12 +22,14 @@ import pickle
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from dataops_assets.integrity import canonical_json, fingerprint
 from dataops_assets.paths import PROJECT_DIR
 from dataops_assets.resources.cold_storage import ColdStorage
+
+if TYPE_CHECKING:  # pandas is imported where used: the code location loads without it
+    import pandas as pd
 
 EXPERIMENTS = "experiments"
 LIBRARIES = ("dagster", "scikit-learn", "numpy", "pandas", "pyarrow", "duckdb")
@@ -93,6 +95,8 @@ def write_predictions(cold_storage: ColdStorage, snapshot_id: str, model: str, f
 
 
 def read_predictions(cold_storage: ColdStorage, record: dict) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.read_parquet(io.BytesIO(_get_addressed(cold_storage, record["predictions"])))
 
 

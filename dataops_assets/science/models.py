@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from dataops_assets.science.features import CATEGORICAL, NUMERIC, TARGET
+
+if TYPE_CHECKING:  # pandas and numpy are imported where used: the code location loads without them
+    import numpy as np
+    import pandas as pd
 
 
 class UnknownModel(ValueError):
@@ -36,6 +38,8 @@ class Climatology:
         self.rate = float(_known(train)[TARGET].astype(float).mean())
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        import numpy as np
+
         return np.full(len(frame), self.rate)
 
 
@@ -50,6 +54,8 @@ class HistoricalRate:
     rates: list[pd.Series] = field(default_factory=list)
 
     def fit(self, train: pd.DataFrame, seed: int) -> None:
+        import pandas as pd
+
         known = _known(train).assign(_late=lambda f: f[TARGET].astype(float))
         self.global_rate = float(known["_late"].mean())
         parent = pd.Series(self.global_rate, index=known.index)
@@ -66,11 +72,16 @@ class HistoricalRate:
 
     @staticmethod
     def _lookup(frame: pd.DataFrame, level: list[str], rate: pd.Series, fallback: pd.Series) -> pd.Series:
+        import numpy as np
+        import pandas as pd
+
         index = pd.MultiIndex.from_frame(frame[level]) if len(level) > 1 else pd.Index(frame[level[0]])
         found = rate.reindex(index).to_numpy()
         return pd.Series(np.where(np.isnan(found), fallback.to_numpy(), found), index=frame.index)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        import pandas as pd
+
         estimate = pd.Series(self.global_rate, index=frame.index)
         for level, rate in zip(self.params["levels"], self.rates, strict=True):
             estimate = self._lookup(frame, level, rate, estimate)
@@ -92,6 +103,7 @@ class GradientBoosting:
     pipeline: object = None
 
     def fit(self, train: pd.DataFrame, seed: int) -> None:
+        import numpy as np
         from sklearn.compose import ColumnTransformer
         from sklearn.ensemble import HistGradientBoostingClassifier
         from sklearn.pipeline import make_pipeline

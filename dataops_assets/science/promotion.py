@@ -15,8 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from dataops_assets.integrity import canonical_json
 from dataops_assets.resources.cold_storage import ColdStorage
@@ -34,6 +33,9 @@ from dataops_assets.science.evaluation import (
 from dataops_assets.science.features import KEY, TARGET
 from dataops_assets.science.models import REFERENCE_MODEL, make_model
 from dataops_assets.science.snapshots import Snapshot
+
+if TYPE_CHECKING:  # pandas is imported where used: the code location loads without it
+    import pandas as pd
 
 PROMOTIONS = "promotions"
 PREDICTIONS_TABLE = "flight_delay_predictions"
@@ -170,6 +172,8 @@ def promote(cold_storage: ColdStorage, hot_store: HotStore, snapshot: Snapshot, 
 
 def publish_predictions(hot_store: HotStore, scored: pd.DataFrame) -> dict:
     """The champion's predictions into the hot store, replacing its days in one transaction."""
+    import pandas as pd
+
     frame = scored.assign(flight_date=pd.to_datetime(scored["flight_date"]).dt.date)
     frame = frame[[name for name, _ in PREDICTION_COLUMNS]].astype(object)
     days = sorted({d.isoformat() for d in frame["flight_date"]})

@@ -16,9 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from dataops_assets import layout
 from dataops_assets.days import day_window
@@ -27,6 +25,9 @@ from dataops_assets.names import UnsafeName, checked_name
 from dataops_assets.pillars.raw.publish import read_manifest
 from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.sources.catalog import get_source
+
+if TYPE_CHECKING:  # imported where used: the code location loads without it
+    import pyarrow as pa
 
 SNAPSHOTS = "snapshots"  # cold storage prefix of the snapshot manifests
 FORMAT = 1
@@ -246,6 +247,9 @@ def _point_manifest_at(target: ColdStorage, snapshot: Snapshot, entry: dict) -> 
 
 def read_dataset(cold_storage: ColdStorage, snapshot: Snapshot, dataset: str) -> pa.Table | None:
     """Every pinned file of `dataset`, as one table (None when the snapshot does not pin it)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     files = snapshot.files_of(dataset)
     if not files:
         return None

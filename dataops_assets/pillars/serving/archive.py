@@ -12,14 +12,15 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-
-import duckdb
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from dataops_assets import layout
 from dataops_assets.integrity import fingerprint, sha256_file
 from dataops_assets.pillars.raw.publish import Published, commit_version
 from dataops_assets.resources.cold_storage import ColdStorage
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def _quoted(name: str) -> str:
@@ -28,6 +29,9 @@ def _quoted(name: str) -> str:
 
 def write_parquet(columns: list[tuple[str, str]], rows: list[tuple], key: list[str], target: Path) -> None:
     """Rows as Parquet with the columns' warehouse types, ordered by `key` (so equal data, equal bytes)."""
+    import duckdb  # imported where used: the code location loads without it
+    import pyarrow as pa
+
     names = [name for name, _ in columns]
     hot = pa.table({name: pa.array([row[i] for row in rows]) for i, name in enumerate(names)})
     typed = ", ".join(f"CAST({_quoted(n)} AS {t}) AS {_quoted(n)}" for n, t in columns)
