@@ -73,6 +73,16 @@ def read_columns(con: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
     return [(r[1], r[2]) for r in con.execute("SELECT * FROM pragma_table_info(?)", [table])]
 
 
+def _check_unchanged(table: str, held: dict[str, int], expected: dict[str, int]) -> None:
+    """Retention deletes a day only if it still holds the rows that were archived."""
+    for day in sorted(expected):
+        if held.get(day, 0) != expected[day]:
+            raise ValueError(
+                f"{table} {day} holds {held.get(day, 0)} row(s), expected {expected[day]}: "
+                "it changed since it was read; nothing deleted"
+            )
+
+
 class HotStore(dg.ConfigurableResource):
     def publish(
         self,
@@ -243,13 +253,7 @@ class SQLiteHotStore(HotStore):
                         days,
                     ).fetchall()
                 )
-                differing = [d for d in days if held.get(d, 0) != expected[d]]
-                if differing:
-                    day = differing[0]
-                    raise ValueError(
-                        f"{table} {day} holds {held.get(day, 0)} row(s), expected {expected[day]}: "
-                        "it changed since it was read; nothing deleted"
-                    )
+                _check_unchanged(table, held, expected)
                 deleted = con.execute(
                     f'DELETE FROM "{table}" WHERE "{date_column}" IN ({marks})', days
                 ).rowcount
@@ -400,13 +404,7 @@ class PostgresHotStore(HotStore):
                 [days],
             )
             held = dict(cursor.fetchall())
-            differing = [d for d in days if held.get(d, 0) != expected[d]]
-            if differing:
-                day = differing[0]
-                raise ValueError(
-                    f"{table} {day} holds {held.get(day, 0)} row(s), expected {expected[day]}: "
-                    "it changed since it was read; nothing deleted"
-                )
+            _check_unchanged(table, held, expected)
             cursor.execute(f'DELETE FROM {target} WHERE "{date_column}" = ANY(%s::date[])', [days])
             deleted = cursor.rowcount
             cursor.execute(
