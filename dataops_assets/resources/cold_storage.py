@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
-from pydantic import PrivateAttr
 
 from dataops_assets.integrity import CHUNK, sha256_file
 from dataops_assets.resources.s3 import is_not_found, s3_client
@@ -129,13 +128,10 @@ class S3ColdStorage(ColdStorage):
     bucket: str
     prefix: str = ""
     region: str = "us-east-1"
-    _client: object = PrivateAttr(default=None)
 
     @property
     def client(self):
-        if self._client is None:
-            self._client = s3_client(self.region)
-        return self._client
+        return s3_client(self.region)
 
     def _key(self, key: str) -> str:
         if key.startswith("/") or ".." in key.split("/"):

@@ -13,7 +13,6 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
-from pydantic import PrivateAttr
 
 from dataops_assets.resources.s3 import s3_client
 
@@ -68,13 +67,10 @@ class S3LandingZone(LandingZone):
     prefix: str = ""
     cache_dir: str  # where fetched objects are kept for validation to read
     region: str = "us-east-1"
-    _client: object = PrivateAttr(default=None)
 
     @property
     def client(self):
-        if self._client is None:
-            self._client = s3_client(self.region)
-        return self._client
+        return s3_client(self.region)
 
     def objects(self, pattern: str = "**") -> list[dict]:
         """The zone's objects whose names match `pattern` (each with Key, LastModified, ETag, Size)."""

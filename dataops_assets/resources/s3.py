@@ -6,6 +6,7 @@ the tests, MinIO on a laptop) instead of AWS; credentials are the standard AWS_*
 
 from __future__ import annotations
 
+import functools
 import os
 from urllib.parse import urlparse
 
@@ -17,14 +18,18 @@ def endpoint_url() -> str | None:
 
 
 def s3_client(region: str):
-    """A boto3 S3 client made by dagster-aws's S3Resource, honouring the endpoint override.
+    """A boto3 S3 client made by dagster-aws's S3Resource, honouring the endpoint override; one per
+    region and endpoint, shared (boto3 clients are thread-safe)."""
+    return _client(region, endpoint_url())
 
-    Imported here, not at module load: dagster-aws and boto3 cost about a second, which an environment
-    without S3 (sandbox, testing) and every code-location load should not pay.
-    """
+
+@functools.cache
+def _client(region: str, endpoint: str | None):
+    # Imported here, not at module load: dagster-aws and boto3 cost about a second, which an
+    # environment without S3 (sandbox, testing) and every code-location load should not pay.
     from dagster_aws.s3 import S3Resource
 
-    return S3Resource(region_name=region, endpoint_url=endpoint_url()).get_client()
+    return S3Resource(region_name=region, endpoint_url=endpoint).get_client()
 
 
 def is_not_found(error: Exception) -> bool:
