@@ -77,7 +77,8 @@ def new_s3_landing_partitions(
             continue
         day = _partition_of(daily, landing.name_of_key(obj["Key"]))
         if day:
-            marker = f"{obj['LastModified'].isoformat()}/{obj['ETag'].strip(chr(34))}"
+            # The key is part of the marker: two files with the same bytes can land in the same second.
+            marker = f"{obj['LastModified'].isoformat()}/{obj['Key']}#{obj['ETag'].strip(chr(34))}"
             partitions[day] = max(partitions.get(day, ""), marker)
     if not objects:
         return partitions, cursor
