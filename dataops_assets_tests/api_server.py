@@ -9,11 +9,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from dataops_assets.resources.hot_store import SQLiteHotStore
+from dataops_assets.resources.hot_store import HotStore
 
 DATAOPS = str(Path(sys.executable).parent / "dataops")
 
@@ -51,7 +52,7 @@ def carrier_rows(days: list[str], version: int = 0) -> list[tuple]:
     return rows
 
 
-def publish_carriers(store: SQLiteHotStore, days: list[str], version: int = 0) -> int:
+def publish_carriers(store: HotStore, days: list[str], version: int = 0) -> int:
     return store.publish(
         "carrier_origin_daily", CARRIER_COLUMNS, carrier_rows(days, version), "flight_date", days
     )
@@ -63,14 +64,25 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Served:
+    """A running `dataops serve` and the hot store behind it, as the pipeline sees it."""
+
+    backend: str  # sqlite | postgres
+    store: HotStore  # the writer's side: what tests publish through
+    data_dir: Path  # where the server's log (serve-PORT.log) is
+    url: str
+
+
 @contextlib.contextmanager
-def running_server(data_dir: Path, env_name: str = "testing") -> Iterator[str]:
-    """`dataops serve` over the hot store under `data_dir`; yields its base URL; stops it afterwards."""
+def running_server(data_dir: Path, env_name: str = "testing", variables: dict | None = None) -> Iterator[str]:
+    """`dataops serve` over environment `env_name`'s hot store, with DATAOPS_DATA_DIR=`data_dir` and
+    `variables` set; yields its base URL; stops it afterwards."""
     port = free_port()
     log = open(data_dir / f"serve-{port}.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [DATAOPS, "serve", "--port", str(port)],
-        env=os.environ | {"DATAOPS_ENV": env_name, "DATAOPS_DATA_DIR": str(data_dir)},
+        env=os.environ | {"DATAOPS_ENV": env_name, "DATAOPS_DATA_DIR": str(data_dir)} | (variables or {}),
         stdout=log,
         stderr=subprocess.STDOUT,
     )

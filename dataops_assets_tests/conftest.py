@@ -42,20 +42,35 @@ from dataops_assets_tests.services import pg_database, postgres_admin, s3_endpoi
 
 
 @pytest.fixture(scope="session")
-def api_data_dir(tmp_path_factory) -> Path:
-    """A hot store of known rows (api_server.carrier_rows) for the API tests; tests may add tables."""
+def served_sqlite(tmp_path_factory):
+    """`dataops serve` (testing environment) over a SQLite hot store of known rows (api_server)."""
     from dataops_assets.resources.hot_store import SQLiteHotStore
-    from dataops_assets_tests.api_server import DAYS, publish_carriers
+    from dataops_assets_tests.api_server import DAYS, Served, publish_carriers, running_server
 
-    root = tmp_path_factory.mktemp("api")
-    publish_carriers(SQLiteHotStore(path=str(root / "hot.sqlite")), DAYS)
-    return root
+    root = tmp_path_factory.mktemp("api-sqlite")
+    store = SQLiteHotStore(path=str(root / "hot.sqlite"))
+    publish_carriers(store, DAYS)
+    with running_server(root) as url:
+        yield Served("sqlite", store, root, url)
 
 
 @pytest.fixture(scope="session")
-def api_url(api_data_dir) -> str:
-    """A real `dataops serve` process on loopback over `api_data_dir`, shared by the API tests."""
-    from dataops_assets_tests.api_server import running_server
+def served_postgres(request, tmp_path_factory):
+    """The same rows in a PostgreSQL hot store made by `env apply`, served (staging environment) through
+    the read-only role."""
+    from dataops_assets.resources.hot_store import PostgresHotStore
+    from dataops_assets_tests.api_server import DAYS, Served, publish_carriers, running_server
+    from dataops_assets_tests.services import hot_store_database, login_as
 
-    with running_server(api_data_dir) as url:
-        yield url
+    root = tmp_path_factory.mktemp("api-postgres")
+    with hot_store_database(request.getfixturevalue("postgres_admin")) as (dsn, role):
+        store = PostgresHotStore(dsn=dsn, readonly_role=role)
+        publish_carriers(store, DAYS)
+        with running_server(root, "staging", {"DATAOPS_API_PG_DSN": login_as(dsn, role)}) as url:
+            yield Served("postgres", store, root, url)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def served(request):
+    """The API tests run against each hot store: the same requests, the same answers."""
+    return request.getfixturevalue(f"served_{request.param}")

@@ -136,3 +136,26 @@ def shared_environment(name: str, pg: PgDatabase, data_dir) -> Environment:
             "hot_store": env.hot_store.model_copy(update={"readonly_role": pg.api_role}),
         }
     )
+
+
+@contextlib.contextmanager
+def hot_store_database(admin_dsn: str):
+    """A fresh database made the way `dataops env apply` makes a shared environment's hot store
+    (schemas, the read-only role of its own, grants, catalog tables): yields (writer DSN, API role)."""
+    from dataops_assets.environments import infra_postgres
+
+    role = f"dataops_i3_api_{uuid.uuid4().hex[:8]}"
+    with fresh_database(admin_dsn, roles=(role,)) as dsn, environ(DATAOPS_PG_DSN=dsn):
+        env = load_environment("staging")
+        env = env.model_copy(update={"hot_store": env.hot_store.model_copy(update={"readonly_role": role})})
+        for change in infra_postgres.inspect(env).changes:
+            if change.fix:
+                change.fix()
+        yield dsn, role
+
+
+def login_as(dsn: str, role: str) -> str:
+    """The same server and database, logged in as `role` (trust auth on the test server)."""
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(dsn, user=role)

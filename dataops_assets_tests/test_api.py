@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import subprocess
 import time
 import warnings
-from pathlib import Path
 
 import httpx
 import pytest
 
-from dataops_assets.resources.hot_store import SQLiteHotStore
 from dataops_assets_tests.api_server import (
     CARRIER_COLUMNS,
     DATAOPS,
@@ -24,14 +24,9 @@ KEY = ("flight_date", "carrier", "origin")
 EXPECTED = [dict(zip(NAMES, row, strict=True)) for row in carrier_rows(DAYS)]
 
 
-@pytest.fixture(scope="module")
-def data_dir(api_data_dir) -> Path:
-    return api_data_dir
-
-
-@pytest.fixture(scope="module")
-def api(api_url):
-    with httpx.Client(base_url=api_url, timeout=10) as client:
+@pytest.fixture(scope="session")
+def api(served):
+    with httpx.Client(base_url=served.url, timeout=10) as client:
         yield client
 
 
@@ -70,8 +65,8 @@ def test_serve_has_help():
     assert result.returncode == 0 and "--port" in result.stdout and "/openapi.json" in result.stdout
 
 
-def test_serve_refuses_a_taken_port_in_one_line(api_url):
-    port = api_url.rsplit(":", 1)[1]
+def test_serve_refuses_a_taken_port_in_one_line(served_sqlite):
+    port = served_sqlite.url.rsplit(":", 1)[1]
     result = subprocess.run(
         [DATAOPS, "serve", "--port", port], capture_output=True, text=True, timeout=60, check=False
     )
@@ -82,10 +77,10 @@ def test_serve_refuses_a_taken_port_in_one_line(api_url):
     )
 
 
-def test_health_reports_the_store_and_each_table_s_freshness(api):
+def test_health_reports_the_store_and_each_table_s_freshness(api, served):
     body = get(api, "/health").json()
     assert body["status"] == "ok"
-    assert body["store"] == {"backend": "sqlite", "reachable": True}
+    assert body["store"] == {"backend": served.backend, "reachable": True}
     table = {t["name"]: t for t in body["tables"]}["carrier_origin_daily"]
     assert table["last_partition"] == DAYS[-1]
     assert table["fresh"] is True and 0 <= table["age_seconds"] < 3600
@@ -169,6 +164,7 @@ def test_paging_with_filters_and_selected_columns(api):
         ("/datasets/carrier_origin_daily", {"flight_date": "yesterday"}, 400, "flight_date must be a date"),
         ("/datasets/carrier_origin_daily", {"flights__gte": "1e999"}, 400, "flights must be an integer"),
         ("/datasets/carrier_origin_daily", {"on_time_rate": "nan"}, 400, "must be a finite number"),
+        ("/datasets/carrier_origin_daily", {"carrier": "A\x00B"}, 400, "without NUL"),
         ("/datasets/carrier_origin_daily", {"carrier__gte": "AA"}, 400, "takes equality only"),
         ("/datasets/carrier_origin_daily", {"flights__gte": ["1", "2"]}, 400, "more than once"),
         ("/datasets/carrier_origin_daily", {"columns": "carrier,wings"}, 400, "unknown column 'wings'"),
@@ -190,6 +186,21 @@ def test_a_cursor_only_continues_its_own_query(api):
     first = get(api, "/datasets/carrier_origin_daily", limit=3, origin="JFK").json()
     other = get(api, "/datasets/carrier_origin_daily", limit=3, origin="EWR", cursor=first["next_cursor"])
     assert other.status_code == 400 and "cursor belongs to another query" in other.text
+
+
+@pytest.mark.parametrize("forged", ["2013-02-30", "garbage", None, 7])
+def test_a_forged_cursor_is_refused(api, forged):
+    """The cursor's values are bound as parameters, so they are checked like filter values first."""
+    first = get(api, "/datasets/carrier_origin_daily", limit=3).json()
+    payload = json.loads(base64.urlsafe_b64decode(first["next_cursor"] + "=="))
+    assert payload["v"][0] == "2013-01-01"  # the order is the key: flight_date, carrier, origin
+    payload["v"][1 if forged is None else 0] = forged  # carrier NULL is possible, flight_date garbage is not
+    cursor = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    response = get(api, "/datasets/carrier_origin_daily", limit=3, cursor=cursor)
+    if forged is None:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 400 and "cursor is not one this API issued" in response.text
 
 
 INJECTIONS = [
@@ -219,20 +230,20 @@ def test_injection_attempts_fail_safely(api, path, params):
     assert "detail" in response.json()
 
 
-def test_the_store_is_intact_after_the_injection_attempts(api, data_dir):
+def test_the_store_is_intact_after_the_injection_attempts(api, served):
     rows, _ = all_pages(api, limit=1000)
     assert rows == EXPECTED
-    catalog = SQLiteHotStore(path=str(data_dir / "hot.sqlite")).catalog()
+    catalog = served.store.catalog()
     assert {"carrier_origin_daily": len(EXPECTED)}.items() <= {
         e["table_name"]: e["rows"] for e in catalog
     }.items()
 
 
-def test_every_request_is_logged_with_status_and_latency(api, data_dir):
+def test_every_request_is_logged_with_status_and_latency(api, served):
     get(api, "/datasets/carrier_origin_daily", flight_date="2013-01-02", limit=2)
     wanted = ("/datasets/carrier_origin_daily?flight_date=2013-01-02&limit=2", "200")
     for _ in range(100):  # the line is written once the response is sent: wait for it, briefly
-        log = "\n".join(p.read_text() for p in data_dir.glob("serve-*.log"))
+        log = "\n".join(p.read_text() for p in served.data_dir.glob("serve-*.log"))
         lines = re.findall(r"dataops\.api GET (\S+) (\d{3}) (\d+\.\d)ms", log)
         if wanted in {(path, status) for path, status, _ in lines}:
             break
@@ -241,7 +252,7 @@ def test_every_request_is_logged_with_status_and_latency(api, data_dir):
     assert any(status == "404" for _, status, _ in lines)
 
 
-def test_predictions_appear_once_a_model_is_promoted(api, data_dir):
+def test_predictions_appear_once_a_model_is_promoted(api, served):
     assert get(api, "/predictions").status_code == 404
     columns = [
         ("flight_date", "DATE"), ("carrier", "VARCHAR"), ("flight", "BIGINT"), ("origin", "VARCHAR"),
@@ -249,8 +260,7 @@ def test_predictions_appear_once_a_model_is_promoted(api, data_dir):
         ("predicted", "DOUBLE"),
     ]  # fmt: skip
     rows = [("2013-01-01", "UA", 1000 + i, "EWR", "ORD", 600 + i, "gbm", "abc123", i / 10) for i in range(12)]
-    store = SQLiteHotStore(path=str(data_dir / "hot.sqlite"))
-    store.publish("flight_delay_predictions", columns, rows, "flight_date", ["2013-01-01"])
+    served.store.publish("flight_delay_predictions", columns, rows, "flight_date", ["2013-01-01"])
     body = get(api, "/predictions", flight__gte="1005", limit=3).json()
     assert [r["flight"] for r in body["rows"]] == [1005, 1006, 1007]
     assert body["rows"][0]["predicted"] == pytest.approx(0.5) and body["next_cursor"]
@@ -258,17 +268,58 @@ def test_predictions_appear_once_a_model_is_promoted(api, data_dir):
     assert listed["flight_delay_predictions"]["rows"] == 12
 
 
-def test_an_unreachable_store_is_a_503_with_the_reason(tmp_path):
+def _client(reader):
     with warnings.catch_warnings():  # starlette suggests httpx2 for its test client; httpx serves here
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
     from dataops_assets.pillars.serving.api.app import create_app
-    from dataops_assets.pillars.serving.api.reader import SQLiteHotReader
 
-    client = TestClient(create_app(SQLiteHotReader(str(tmp_path / "missing.sqlite"))))
-    health = client.get("/health")
-    assert health.status_code == 503
-    assert health.json()["status"] == "unavailable" and health.json()["store"]["reachable"] is False
-    listing = client.get("/datasets")
-    assert listing.status_code == 503 and "cannot be opened" in listing.json()["detail"]
+    return TestClient(create_app(reader))
+
+
+def test_an_unreachable_store_is_a_503_with_the_reason(tmp_path):
+    from dataops_assets.pillars.serving.api.reader import PostgresHotReader, SQLiteHotReader
+
+    for reader, says in [
+        (SQLiteHotReader(str(tmp_path / "missing.sqlite")), "cannot be opened"),
+        (PostgresHotReader("postgresql://dataops_api@127.0.0.1:1/dataops"), "cannot be reached"),
+    ]:
+        client = _client(reader)
+        health = client.get("/health")
+        assert health.status_code == 503
+        assert health.json()["status"] == "unavailable" and health.json()["store"]["reachable"] is False
+        listing = client.get("/datasets")
+        assert listing.status_code == 503 and says in listing.json()["detail"]
+
+
+def test_serve_refuses_a_login_that_could_write_the_hot_store(served_postgres):
+    """The writer's DSN given to the API by mistake: `serve` says what that login could change."""
+    from click.testing import CliRunner
+
+    from dataops_assets.cli.main import main
+    from dataops_assets.pillars.serving.api.reader import NotReadOnly, PostgresHotReader
+
+    writer = served_postgres.store.dsn
+    result = CliRunner().invoke(main, ["serve"], env={"DATAOPS_ENV": "staging", "DATAOPS_API_PG_DSN": writer})
+    assert result.exit_code == 1
+    assert "error: the API connects as postgres, which is a superuser" in result.output
+    assert "can write to _columns, _published, carrier_origin_daily" in result.output
+    # and a server started some other way answers 503 rather than read with a writer's rights
+    assert _client(PostgresHotReader(writer)).get("/datasets").status_code == 503
+    with pytest.raises(NotReadOnly):
+        PostgresHotReader(writer).check()
+
+
+def test_the_api_role_reads_in_read_only_transactions(served_postgres):
+    """Even a query the API never builds could not write: every request runs READ ONLY."""
+    import psycopg
+
+    from dataops_assets.pillars.serving.api.reader import PostgresHotReader
+    from dataops_assets_tests.services import login_as
+
+    reader = PostgresHotReader(login_as(served_postgres.store.dsn, served_postgres.store.readonly_role))
+    with reader.session() as session:
+        assert session.fetch('SELECT count(*) FROM "carrier_origin_daily"', []) == [(len(EXPECTED),)]
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction), reader.session() as session:
+        session.fetch("CREATE TEMP TABLE t (x int)", [])

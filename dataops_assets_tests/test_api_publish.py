@@ -8,8 +8,6 @@ import time
 
 import httpx
 
-from dataops_assets.resources.hot_store import SQLiteHotStore
-
 TABLE = "route_daily_weather"
 COLUMNS = [("flight_date", "DATE"), ("origin", "VARCHAR"), ("dest", "VARCHAR"), ("flights", "BIGINT")]
 DAYS = ["2013-02-01", "2013-02-02"]
@@ -20,8 +18,8 @@ def version(v: int) -> list[tuple]:
     return [(day, "JFK", f"D{i:04d}", v) for day in DAYS for i in range(150 + 25 * v)]
 
 
-def test_readers_see_whole_versions_while_the_pipeline_publishes(api_url, api_data_dir):
-    store = SQLiteHotStore(path=str(api_data_dir / "hot.sqlite"))
+def test_readers_see_whole_versions_while_the_pipeline_publishes(served):
+    store = served.store
     store.publish(TABLE, COLUMNS, version(0), "flight_date", DAYS)
     seen: list[tuple[int, int]] = []
     problems: list[str] = []
@@ -41,7 +39,7 @@ def test_readers_see_whole_versions_while_the_pipeline_publishes(api_url, api_da
 
     def read() -> None:
         try:
-            with httpx.Client(base_url=api_url, timeout=10) as client:
+            with httpx.Client(base_url=served.url, timeout=10) as client:
                 read_until_done(client)
         except Exception as error:  # a dropped connection is a problem too, and must end the test
             problems.append(repr(error))
@@ -64,16 +62,16 @@ def test_readers_see_whole_versions_while_the_pipeline_publishes(api_url, api_da
     assert {v for v, _ in seen} == set(range(13))
 
 
-def test_paging_across_a_publish_neither_repeats_nor_skips_rows(api_url, api_data_dir):
+def test_paging_across_a_publish_neither_repeats_nor_skips_rows(served):
     """Keyset paging: a day published between two pages shows up in its place in the order, and the
     rows already read are neither repeated nor pushed out."""
-    store = SQLiteHotStore(path=str(api_data_dir / "hot.sqlite"))
+    store = served.store
     before = [("2013-03-01", "LGA", f"D{i:04d}", 1) for i in range(120)]
     store.publish(TABLE, COLUMNS, before, "flight_date", ["2013-03-01"])
     later = [("2013-03-02", "LGA", f"D{i:04d}", 2) for i in range(30)]
     read: list[tuple] = []
     params = {"origin": "LGA", "flight_date__gte": "2013-03-01", "limit": 50}
-    with httpx.Client(base_url=api_url, timeout=10) as client:
+    with httpx.Client(base_url=served.url, timeout=10) as client:
         page = client.get(f"/datasets/{TABLE}", params=params).json()
         read += [(r["flight_date"], r["dest"]) for r in page["rows"]]
         store.publish(TABLE, COLUMNS, later, "flight_date", ["2013-03-02"])  # between two pages

@@ -24,7 +24,7 @@ from dataops_assets.pillars.serving.retention import (
     first_kept_day,
 )
 from dataops_assets.resources.cold_storage import LocalColdStorage
-from dataops_assets.resources.hot_store import SQLiteHotStore
+from dataops_assets.resources.hot_store import PostgresHotStore, SQLiteHotStore
 from dataops_assets_tests.api_server import CARRIER_COLUMNS, DATAOPS, DAYS, carrier_rows, publish_carriers
 
 TABLE = "carrier_origin_daily"
@@ -37,11 +37,15 @@ PREDICTION_COLUMNS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def slice_(tmp_path_factory):
-    """Ten days of carrier rows and four of predictions, then one retention run with a 3-day window."""
-    root = tmp_path_factory.mktemp("retention")
-    hot = SQLiteHotStore(path=str(root / "hot.sqlite"))
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def slice_(request, tmp_path_factory):
+    """Ten days of carrier rows and four of predictions, then one retention run with a 3-day window,
+    on each hot store."""
+    root = tmp_path_factory.mktemp(f"retention-{request.param}")
+    if request.param == "postgres":
+        hot = PostgresHotStore(dsn=request.getfixturevalue("pg_database").dsn)
+    else:
+        hot = SQLiteHotStore(path=str(root / "hot.sqlite"))
     cold = LocalColdStorage(root=str(root / "cold"))
     publish_carriers(hot, DAYS)
     predictions = [

@@ -18,11 +18,11 @@ def fail(message: str) -> NoReturn:
 
 
 def environment(name: str | None = None, secrets: bool = False) -> Environment:
-    """The environment NAME (default: DATAOPS_ENV), with every secret it references set when `secrets`."""
+    """The environment NAME (default: DATAOPS_ENV); with `secrets`, every secret the pipeline needs is set."""
     try:
         env = load_environment(name)
         if secrets:
-            for ref in env.secrets().values():
+            for ref in env.pipeline_secrets().values():
                 ref.resolve()
         return env
     except (InvalidConfig, MissingSecretError) as error:

@@ -21,13 +21,16 @@ def serve(host: str, port: int, workers: int) -> None:
     """
     import uvicorn
 
-    from dataops_assets.pillars.serving.api.reader import reader_for
+    from dataops_assets.pillars.serving.api.reader import NotReadOnly, StoreUnavailable, reader_for
 
     env = environment()
+    reader = reader_for(env)
     try:
-        reader = reader_for(env)
-    except NotImplementedError as error:
+        reader.check()
+    except NotReadOnly as error:
         fail(str(error))
+    except StoreUnavailable as error:  # it may come up later: serve, and let /health say so meanwhile
+        click.echo(f"warning: {error}; serving anyway (GET /health reports it)", err=True)
     try:  # a taken port or an unknown host is a one-line error, before the server starts
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

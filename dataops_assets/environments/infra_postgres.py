@@ -15,11 +15,13 @@ from psycopg import sql
 from dataops_assets.environments.model import Environment, PostgresHotStore, PostgresWarehouse
 from dataops_assets.environments.plan import Change, Part, settle
 from dataops_assets.resources import postgres
-from dataops_assets.resources.hot_store import CATALOG, PG_CATALOG_COLUMNS
+from dataops_assets.resources.hot_store import CATALOG, COLUMNS, PG_CATALOG_COLUMNS, PG_COLUMNS_COLUMNS
 
 WAREHOUSE_SCHEMAS = ("raw", "staging", "intermediate", "marts")  # raw loads, then dbt's layers
 STATE_TABLE = "public.dataops_applied"
 WRITE_PRIVILEGES = "INSERT, UPDATE, DELETE, TRUNCATE"
+# The hot store's own tables, which the API reads before anything is published.
+HOT_TABLES = {CATALOG: PG_CATALOG_COLUMNS, COLUMNS: PG_COLUMNS_COLUMNS}
 
 
 class PlanError(RuntimeError):
@@ -109,9 +111,10 @@ def _inspect_hot(con, hot: PostgresHotStore, present: set[str], applied: set[str
     else:
         changes.append(settle(role_address, attributes is not None, applied, fixes[role_address]))
 
-    catalog_address = f"postgres table {schema}.{CATALOG}"
-    catalog = con.execute("SELECT to_regclass(%s)", [f'"{schema}"."{CATALOG}"']).fetchone()[0]
-    changes.append(settle(catalog_address, catalog is not None, applied, fixes[catalog_address]))
+    for table in HOT_TABLES:
+        address = f"postgres table {schema}.{table}"
+        exists = con.execute("SELECT to_regclass(%s)", [f'"{schema}"."{table}"']).fetchone()[0] is not None
+        changes.append(settle(address, exists, applied, fixes[address]))
 
     grants_address = f"postgres grants {role}: USAGE, SELECT on {schema} (and future tables), nothing more"
     if attributes is None or schema not in present:
@@ -175,15 +178,11 @@ def _fixes(dsn: str, want: Desired):
         f"postgres role {hot.readonly_role} (read-only API)",
         lambda: _ensure_role(dsn, hot.readonly_role),
     )
-    yield (
-        f"postgres table {hot.schema_name}.{CATALOG}",
-        lambda: _execute(
-            dsn,
-            sql.SQL("CREATE TABLE IF NOT EXISTS {}.{} (" + PG_CATALOG_COLUMNS + ")").format(
-                schema, sql.Identifier(CATALOG)
-            ),
-        ),
-    )
+    for table, columns in HOT_TABLES.items():
+        statement = sql.SQL("CREATE TABLE IF NOT EXISTS {}.{} (" + columns + ")").format(
+            schema, sql.Identifier(table)
+        )
+        yield f"postgres table {hot.schema_name}.{table}", lambda s=statement: _execute(dsn, s)
     yield (
         f"postgres grants {hot.readonly_role}: USAGE, SELECT on {hot.schema_name} (and future tables), nothing more",
         lambda: _execute(

@@ -108,6 +108,8 @@ class PostgresHotStore(Strict):
     readonly_role: str = Field(
         "dataops_api", pattern=SAFE_NAME.pattern, description="The API's role: USAGE and SELECT only"
     )
+    # The API logs in as the read-only role with a DSN of its own: its process never holds the writer's.
+    api_dsn: Secret = SecretRef(env="DATAOPS_API_PG_DSN")
 
 
 HotStore = Annotated[SQLiteHotStore | PostgresHotStore, Field(discriminator="kind")]
@@ -275,6 +277,10 @@ class Environment(Strict):
 
         walk(self, "")
         return found
+
+    def pipeline_secrets(self) -> dict[str, SecretRef]:
+        """The secrets the pipeline and `env plan|apply` need: all but the API's own login."""
+        return {where: ref for where, ref in self.secrets().items() if where != "hot_store.api_dsn"}
 
     @property
     def data_path(self) -> Path:

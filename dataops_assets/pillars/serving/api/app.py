@@ -131,6 +131,10 @@ def create_app(reader: HotReader) -> FastAPI:
     def unavailable(_: Request, error: StoreUnavailable) -> Response:
         return _json({"detail": str(error)}, status_code=503)
 
+    @app.exception_handler(queries.QueryError)
+    def refused(_: Request, error: queries.QueryError) -> Response:
+        return _json({"detail": str(error)}, status_code=400)
+
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health() -> Response:
         """Whether the hot store is reachable, and how fresh each published table is."""
@@ -177,10 +181,7 @@ def create_app(reader: HotReader) -> FastAPI:
             if entry is None:
                 raise HTTPException(404, not_published)
             columns = columns_of.get(session, dataset.name, entry["published_at"])
-            try:
-                query = queries.parse_query(dataset, columns, request.query_params.multi_items())
-            except queries.QueryError as error:
-                raise HTTPException(400, str(error)) from None
+            query = queries.parse_query(dataset, columns, request.query_params.multi_items())
             sql, params = queries.to_sql(query, dataset.name, reader.placeholder)
             rows, next_cursor = queries.page(query, session.fetch(sql, params))
         return _json(

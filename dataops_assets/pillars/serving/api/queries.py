@@ -111,7 +111,7 @@ def parse_value(column: Column, raw: str) -> object:
             return dt.date.fromisoformat(raw).isoformat()
         if kind == "timestamp" and _TIMESTAMP.match(raw):
             return dt.datetime.fromisoformat(raw).isoformat()
-        if kind == "text" and len(raw) <= MAX_TEXT:
+        if kind == "text" and len(raw) <= MAX_TEXT and "\x00" not in raw:  # no store holds a NUL
             return raw
     except ValueError:
         pass
@@ -121,7 +121,7 @@ def parse_value(column: Column, raw: str) -> object:
         "boolean": "true or false",
         "date": "a date YYYY-MM-DD",
         "timestamp": "a timestamp YYYY-MM-DDTHH:MM[:SS]",
-        "text": f"text of at most {MAX_TEXT} characters",
+        "text": f"text of at most {MAX_TEXT} characters, without NUL",
     }[kind]
     raise QueryError(f"{column.name} must be {expected}, not {raw[:40]!r}")
 
@@ -220,15 +220,30 @@ def decode_cursor(query: Query, cursor: str) -> tuple:
         raise QueryError("cursor belongs to another query (dataset, filters or order_by differ)")
     if not isinstance(values, list) or len(values) != len(query.order):
         raise QueryError("cursor is not one this API issued; start again without it")
-    allowed = {"integer": int, "boolean": int, "number": (int, float)}  # bool is an int: boolean only
     for (column, _), value in zip(query.order, values, strict=True):
-        fits = isinstance(value, allowed.get(column.type, str)) and (
-            column.type == "boolean" or not isinstance(value, bool)
-        )
-        in_range = not isinstance(value, int | float) or (math.isfinite(value) and -(2**63) <= value < 2**63)
-        if value is not None and not (fits and in_range):
+        if value is not None and not _fits(column.type, value):
             raise QueryError("cursor is not one this API issued; start again without it")
     return tuple(values)
+
+
+def _fits(kind: str, value: object) -> bool:
+    """Whether a cursor's value is one a row of that column type could hold (a cursor can be forged)."""
+    if kind in ("integer", "boolean", "number"):
+        allowed = (int, float) if kind == "number" else int
+        return (
+            isinstance(value, allowed)
+            and (kind == "boolean" or not isinstance(value, bool))  # bool is an int: boolean only
+            and math.isfinite(value)
+            and -(2**63) <= value < 2**63
+        )
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    if kind in ("date", "timestamp"):
+        try:
+            (dt.date if kind == "date" else dt.datetime).fromisoformat(value)
+        except ValueError:
+            return False
+    return True
 
 
 def _after(query: Query, mark: str) -> tuple[str, list]:

@@ -6,9 +6,12 @@ three methods; the SQL the API runs (queries.py) only differs in its placeholder
 
 - SQLite (sandbox, testing): a `mode=ro` connection per thread. In WAL mode a reader reads the last
   committed version while a publish (one transaction) runs, and neither waits for the other.
-- PostgreSQL (shared environments, to come): the `serving` schema through a read-only role, one
-  pooled connection per request in a READ ONLY transaction; publishes are transactions too, so a reader
-  sees the old or the new version. Same table names, and `serving._published` as the catalog.
+- PostgreSQL (development, staging, production): the `serving` schema through the read-only role,
+  one connection per thread, each request one REPEATABLE READ, READ ONLY transaction. A publish
+  (delete + COPY + catalog update) is one transaction too, and under MVCC it becomes visible at its
+  COMMIT, all at once: a request sees the old version or the new one, and neither waits for the other.
+  Values come back as the SQLite reader gives them (dates as ISO text, NUMERIC as float), so the API
+  answers the same bytes whichever store is behind it.
 """
 
 from __future__ import annotations
@@ -20,12 +23,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from dataops_assets.environments.model import Environment
-from dataops_assets.resources.hot_store import read_catalog, read_columns
+from dataops_assets.environments.model import Environment, PostgresHotStore
+from dataops_assets.pillars.serving.api.queries import QueryError
+from dataops_assets.resources.hot_store import CATALOG, COLUMNS, read_catalog, read_columns
 
 
 class StoreUnavailable(RuntimeError):
     """The hot store cannot be reached (HTTP 503)."""
+
+
+class NotReadOnly(StoreUnavailable):
+    """The API's database login could change the hot store: `dataops serve` refuses to start, and a
+    server started some other way answers 503 rather than read with a writer's rights."""
 
 
 class ReadSession(Protocol):
@@ -43,6 +52,10 @@ class ReadSession(Protocol):
 class HotReader(Protocol):
     backend: str
     placeholder: str  # how the backend's driver marks a bound parameter
+
+    def check(self) -> None:
+        """Open the store now: StoreUnavailable (or NotReadOnly) says why it cannot serve."""
+        ...
 
     def session(self) -> contextlib.AbstractContextManager[ReadSession]: ...
 
@@ -87,6 +100,12 @@ class SQLiteHotReader:
             self._local.con = con
         return con
 
+    def check(self) -> None:
+        try:
+            self._connection().execute("SELECT 1 FROM sqlite_master LIMIT 1")
+        except sqlite3.DatabaseError as error:  # e.g. a file that is not a database
+            raise StoreUnavailable(f"the hot store {self.path} cannot be read ({error})") from None
+
     @contextlib.contextmanager
     def session(self) -> Iterator[SQLiteReadSession]:
         con = self._connection()
@@ -97,8 +116,153 @@ class SQLiteHotReader:
             con.execute("ROLLBACK")
 
 
+class PostgresReadSession:
+    def __init__(self, cursor):
+        self._cursor = cursor
+
+    def catalog(self) -> dict[str, dict]:
+        self._cursor.execute(
+            f'SELECT table_name, last_partition, rows, published_at FROM "{CATALOG}" ORDER BY table_name'
+        )
+        names = [d.name for d in self._cursor.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in self._cursor.fetchall()}
+
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        self._cursor.execute(
+            f'SELECT column_name, sql_type FROM "{COLUMNS}" WHERE table_name = %s ORDER BY position', [table]
+        )
+        return [tuple(row) for row in self._cursor.fetchall()]
+
+    def fetch(self, sql: str, params: list) -> list[tuple]:
+        self._cursor.execute(sql, params)
+        return self._cursor.fetchall()
+
+
+def _text_loaders(adapters) -> None:
+    """Load values as the SQLite store holds them: ISO dates and timestamps, floats, 0/1 booleans."""
+    import datetime as dt
+
+    from psycopg.adapt import Loader
+
+    class Text(Loader):
+        def load(self, data):
+            return bytes(data).decode()
+
+    class Timestamp(Loader):  # '2013-01-01 05:00:00+00' -> '2013-01-01T05:00:00+00:00'
+        def load(self, data):
+            return dt.datetime.fromisoformat(bytes(data).decode()).isoformat()
+
+    class Number(Loader):
+        def load(self, data):
+            return float(bytes(data))
+
+    class Boolean(Loader):
+        def load(self, data):
+            return 1 if bytes(data) == b"t" else 0
+
+    for type_name, loader in (
+        ("date", Text),
+        ("timestamp", Timestamp),
+        ("timestamptz", Timestamp),
+        ("numeric", Number),
+        ("bool", Boolean),
+    ):
+        adapters.register_loader(type_name, loader)
+
+
+class PostgresHotReader:
+    """One connection per thread (one per server process: the handlers run on the event loop), made
+    on first use and again after the server went away.
+
+    The login must be the read-only role: the first connection checks that it can neither write to
+    the schema nor any table in it, and refuses to serve otherwise (defence in depth on top of the
+    READ ONLY transactions: a mistaken DSN must not give the internet the writer's rights).
+    """
+
+    backend = "postgres"
+    placeholder = "%s"
+
+    def __init__(self, dsn: str, schema_name: str = "serving", statement_timeout_ms: int = 5000):
+        self.dsn = dsn
+        self.schema_name = schema_name
+        self.statement_timeout_ms = statement_timeout_ms
+        self._local = threading.local()
+
+    def _connect(self):
+        import psycopg
+
+        from dataops_assets.resources import postgres
+
+        options = (
+            f"-c search_path={self.schema_name} -c statement_timeout={self.statement_timeout_ms} "
+            "-c default_transaction_read_only=on -c DateStyle=ISO -c TimeZone=UTC"
+        )
+        try:
+            con = postgres.connect(self.dsn, autocommit=True, options=options)
+        except psycopg.OperationalError as error:
+            reason = postgres.redact_text(str(error).strip().splitlines()[0], self.dsn)
+            raise StoreUnavailable(
+                f"the hot store at {postgres.redact_dsn(self.dsn)} cannot be reached ({reason})"
+            ) from None
+        self._refuse_writers(con)
+        _text_loaders(con.adapters)
+        return con
+
+    def _refuse_writers(self, con) -> None:
+        """NotReadOnly, naming what this login could change, unless it can only read."""
+        user, powers, writable, can_create = con.execute(
+            "SELECT current_user, "
+            "  (SELECT rolsuper OR rolcreaterole OR rolbypassrls FROM pg_roles WHERE rolname = current_user), "
+            "  (SELECT array_agg(tablename::text ORDER BY tablename) FROM pg_tables WHERE schemaname = %s "
+            "   AND has_table_privilege(format('%%I.%%I', schemaname, tablename), "
+            "       'INSERT, UPDATE, DELETE, TRUNCATE')), "
+            "  (SELECT has_schema_privilege(oid, 'CREATE') FROM pg_namespace WHERE nspname = %s)",
+            [self.schema_name, self.schema_name],
+        ).fetchone()
+        problems = (
+            (["is a superuser or can manage roles"] if powers else [])
+            + ([f"can create tables in {self.schema_name}"] if can_create else [])
+            + ([f"can write to {', '.join(writable)}"] if writable else [])
+        )
+        if problems:
+            con.close()
+            raise NotReadOnly(
+                f"the API connects as {user}, which {'; '.join(problems)}: point the API's DSN "
+                "at the read-only role that `dataops env apply` makes"
+            )
+
+    def check(self) -> None:
+        self._connection()
+
+    def _connection(self):
+        con = getattr(self._local, "con", None)
+        if con is None or con.closed or con.broken:
+            con = self._local.con = self._connect()
+        return con
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[PostgresReadSession]:
+        import psycopg
+
+        con = self._connection()
+        try:
+            with con.transaction(), con.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield PostgresReadSession(cursor)
+        except psycopg.errors.DataError as error:  # a value the column's type cannot hold: the client's
+            raise QueryError(f"a value does not fit its column: {error.diag.message_primary}") from None
+        except psycopg.errors.UndefinedTable:  # nothing published yet: an empty catalog
+            raise StoreUnavailable(
+                f"the hot store has no catalog yet ({self.schema_name}.{CATALOG}): run `dataops env apply`"
+            ) from None
+        except psycopg.OperationalError as error:  # the server went away: reconnect on the next request
+            con.close()
+            raise StoreUnavailable(f"the hot store stopped answering ({str(error).strip()[:200]})") from None
+
+
 def reader_for(env: Environment) -> HotReader:
     """The reader for the environment's hot store (the API's counterpart of resources/factory.py)."""
-    if env.hot_store.kind == "sqlite":
-        return SQLiteHotReader(str(env.local_path(env.hot_store.path)))
-    raise NotImplementedError(f"no hot store reader for kind {env.hot_store.kind!r} yet")
+    spec = env.hot_store
+    if isinstance(spec, PostgresHotStore):
+        return PostgresHotReader(spec.api_dsn.resolve(), spec.schema_name)
+    return SQLiteHotReader(str(env.local_path(spec.path)))
