@@ -37,12 +37,14 @@ def build_definitions(env: Environment) -> dg.Definitions:
         assets += [
             build_ingestion_asset(source, days),
             build_raw_asset(source, days),
-            build_warehouse_load_asset(source, days),
+            build_warehouse_load_asset(source, days, env.warehouse.kind),
         ]
     assets += build_dbt_assets(days)
-    assets += [build_serving_asset(table, days) for table in SERVED_TABLES]
-    assets += [build_champion_predictions_asset(days), *SCIENCE_ASSETS]
-    assets.append(build_retention_asset(env.retention.hot_window_days))
+    # Kind badges in the UI name the environment's own warehouse and hot store.
+    hot = env.hot_store.kind
+    assets += [build_serving_asset(table, days, hot) for table in SERVED_TABLES]
+    assets += [build_champion_predictions_asset(days, hot), *SCIENCE_ASSETS]
+    assets.append(build_retention_asset(env.retention.hot_window_days, hot))
 
     executor = (
         dg.multiprocess_executor.configured({"max_concurrent": env.scale.executor_workers})

@@ -136,6 +136,12 @@ def test_shared_environments_load_as_a_code_location_without_their_secrets(name,
     assert isinstance(resources["hot_store"], PostgresHotStore)
     assert resources["dbt"].target == "postgres"
     defs.resolve_job_def("daily_pipeline")
+    # the UI's kind badges name this environment's warehouse and hot store, not the sandbox's
+    kinds = {spec.key.to_user_string(): spec.kinds for spec in defs.resolve_all_asset_specs()}
+    assert kinds["warehouse/flights"] == {"postgres"}
+    assert kinds["serving/carrier_origin_daily"] == {"postgres"}
+    assert kinds["serving/hot_retention"] == {"postgres", "parquet"}
+    assert kinds["serving/flight_delay_predictions"] == {"scikitlearn", "postgres"}
 
 
 def test_a_duckdb_warehouse_over_s3_cold_storage_is_refused(tmp_path):

@@ -29,7 +29,9 @@ def champion_predictions_key() -> dg.AssetKey:
     return dg.AssetKey(["serving", PREDICTIONS_TABLE])
 
 
-def build_champion_predictions_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def build_champion_predictions_asset(
+    partitions_def: dg.PartitionsDefinition, hot_store_kind: str = "sqlite"
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=champion_predictions_key(),
         group_name="serving",
@@ -42,7 +44,7 @@ def build_champion_predictions_asset(partitions_def: dg.PartitionsDefinition) ->
         pool=HOT_STORE_POOL,
         freshness_policy=HOT_FRESHNESS,
         automation_condition=HOT_AUTOMATION,
-        kinds={"scikitlearn", "sqlite"},
+        kinds={"scikitlearn", hot_store_kind},
     )
     def champion_predictions(
         context: dg.AssetExecutionContext, cold_storage: ColdStorage, hot_store: HotStore

@@ -20,7 +20,7 @@ def warehouse_key(source: Source) -> dg.AssetKey:
 
 
 def build_warehouse_load_asset(
-    source: Source, partitions_def: dg.PartitionsDefinition | None
+    source: Source, partitions_def: dg.PartitionsDefinition | None, warehouse_kind: str = "duckdb"
 ) -> dg.AssetsDefinition:
     @dg.asset(
         key=warehouse_key(source),
@@ -30,7 +30,7 @@ def build_warehouse_load_asset(
         partitions_def=partitions_def if source.is_daily else None,
         backfill_policy=dg.BackfillPolicy.single_run() if source.is_daily else None,
         pool=WAREHOUSE_POOL,
-        kinds={"duckdb"},
+        kinds={warehouse_kind},
     )
     def load(context: dg.AssetExecutionContext, cold_storage: ColdStorage, warehouse: Warehouse):
         files: dict[str | None, list[str]] = {}

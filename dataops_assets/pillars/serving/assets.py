@@ -25,7 +25,9 @@ def serving_key(table: ServedTable) -> dg.AssetKey:
     return dg.AssetKey(["serving", table.name])
 
 
-def build_serving_asset(table: ServedTable, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def build_serving_asset(
+    table: ServedTable, partitions_def: dg.PartitionsDefinition, hot_store_kind: str = "sqlite"
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=serving_key(table),
         group_name="serving",
@@ -37,7 +39,7 @@ def build_serving_asset(table: ServedTable, partitions_def: dg.PartitionsDefinit
         pool=HOT_STORE_POOL,
         freshness_policy=HOT_FRESHNESS,
         automation_condition=HOT_AUTOMATION,
-        kinds={"sqlite"},
+        kinds={hot_store_kind},
         metadata={"primary_key": list(table.key)},
     )
     def publish(context: dg.AssetExecutionContext, warehouse: Warehouse, hot_store: HotStore):

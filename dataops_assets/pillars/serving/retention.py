@@ -93,7 +93,7 @@ def apply_retention(window_days: int, hot_store: HotStore, cold_storage: ColdSto
     ]
 
 
-def build_retention_asset(window_days: int) -> dg.AssetsDefinition:
+def build_retention_asset(window_days: int, hot_store_kind: str = "sqlite") -> dg.AssetsDefinition:
     @dg.asset(
         key=RETENTION_KEY,
         group_name="serving",
@@ -111,7 +111,7 @@ def build_retention_asset(window_days: int) -> dg.AssetsDefinition:
                 description="hot rows before = hot rows after + archived rows, and the archive holds them",
             )
         ],
-        kinds={"sqlite", "parquet"},
+        kinds={hot_store_kind, "parquet"},
         metadata={"hot_window_days": window_days},
     )
     def hot_retention(context: dg.AssetExecutionContext, hot_store: HotStore, cold_storage: ColdStorage):
