@@ -74,6 +74,25 @@ def test_dagster_definitions_validate_rejects_an_unknown_environment(tmp_path):
     assert "no_such_environment" in output, output
 
 
+# Heavy libraries the code location must not import at load: each costs the webserver, the daemon
+# and every run process time before anything happens (they are imported where they are used).
+NOT_AT_LOAD = ("pandas", "numpy", "pyarrow", "duckdb", "psycopg", "boto3", "sklearn", "fastapi", "uvicorn")
+
+
+@pytest.mark.parametrize("dataops_env", ["testing", "staging"])
+def test_the_code_location_loads_without_heavy_libraries(tmp_path, dataops_env):
+    probe = (
+        f"import sys, {CODE_LOCATION}; "
+        f"print(' '.join(m for m in {NOT_AT_LOAD!r} if m in sys.modules) or 'none')"
+    )
+    env = os.environ | {"DATAOPS_ENV": dataops_env, "DATAOPS_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "none"
+
+
 # --- in-process: the Definitions for the testing environment ------------------------------------------
 
 

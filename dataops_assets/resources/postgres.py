@@ -1,23 +1,39 @@
 """What every PostgreSQL-backed resource shares: connecting, naming a server without its password,
-and translating types and parameters between the warehouses."""
+and translating types and parameters between the warehouses.
+
+psycopg is imported where it is used: the code location loads without it (sandbox never needs it).
+"""
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+if TYPE_CHECKING:
+    import psycopg
 
 
 def connect(dsn: str, **kwargs) -> psycopg.Connection:
+    import psycopg
+
     return psycopg.connect(dsn, connect_timeout=10, **kwargs)
+
+
+def _parts(dsn: str) -> dict | None:
+    """The DSN's fields, or None when it does not parse."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return None
 
 
 def redact_dsn(dsn: str) -> str:
     """The DSN as a user may see it: host, port, database and user, never the password."""
-    try:
-        parts = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
+    parts = _parts(dsn)
+    if parts is None:
         return "<unparseable DSN>"  # the raw text could hold the password
     host = parts.get("host", "localhost")
     where = f"{host}:{parts.get('port', 5432)}/{parts.get('dbname', parts.get('user', ''))}"
@@ -26,25 +42,28 @@ def redact_dsn(dsn: str) -> str:
 
 def redact_text(text: str, dsn: str) -> str:
     """An error message with the DSN's password (if any) blanked out."""
-    try:
-        password = conninfo_to_dict(dsn).get("password")
-    except psycopg.ProgrammingError:
-        return text
+    password = (_parts(dsn) or {}).get("password")
     return text.replace(password, "***") if password else text
 
 
 def with_database(dsn: str, dbname: str) -> str:
     """The same server and credentials, another database (e.g. `postgres` to create this one)."""
+    from psycopg.conninfo import make_conninfo
+
     return make_conninfo(dsn, dbname=dbname)
 
 
 def database_of(dsn: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
     parts = conninfo_to_dict(dsn)
     return parts.get("dbname") or parts.get("user") or "postgres"
 
 
 def dbt_profile_env(dsn: str) -> dict[str, str]:
     """The variables dbt's `postgres` target reads (dbt_project/profiles.yml)."""
+    from psycopg.conninfo import conninfo_to_dict
+
     parts = conninfo_to_dict(dsn)
     return {
         "DATAOPS_PG_HOST": parts.get("host", "localhost"),
