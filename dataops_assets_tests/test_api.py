@@ -293,13 +293,17 @@ def test_an_unreachable_store_is_a_503_with_the_reason(tmp_path):
         assert listing.status_code == 503 and says in listing.json()["detail"]
 
 
-def test_serve_refuses_a_login_that_could_write_the_hot_store(served_postgres):
-    """The writer's DSN given to the API by mistake: `serve` says what that login could change."""
+def test_serve_refuses_a_missing_or_writing_login(served_postgres):
+    """No API login, or the writer's DSN given to the API by mistake: one line saying so."""
     from click.testing import CliRunner
 
     from dataops_assets.cli.main import main
     from dataops_assets.pillars.serving.api.reader import NotReadOnly, PostgresHotReader
 
+    unset = CliRunner().invoke(main, ["serve"], env={"DATAOPS_ENV": "staging", "DATAOPS_API_PG_DSN": None})
+    assert unset.exit_code == 1 and unset.output.strip() == (
+        "error: environment variable DATAOPS_API_PG_DSN is not set (the environment file references it)"
+    )
     writer = served_postgres.store.dsn
     result = CliRunner().invoke(main, ["serve"], env={"DATAOPS_ENV": "staging", "DATAOPS_API_PG_DSN": writer})
     assert result.exit_code == 1

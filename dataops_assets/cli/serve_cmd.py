@@ -21,10 +21,14 @@ def serve(host: str, port: int, workers: int) -> None:
     """
     import uvicorn
 
+    from dataops_assets.environments.model import MissingSecretError
     from dataops_assets.pillars.serving.api.reader import NotReadOnly, StoreUnavailable, reader_for
 
     env = environment()
-    reader = reader_for(env)
+    try:
+        reader = reader_for(env)
+    except MissingSecretError as error:
+        fail(str(error))
     try:
         reader.check()
     except NotReadOnly as error:
