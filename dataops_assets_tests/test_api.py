@@ -319,6 +319,7 @@ def test_the_api_role_reads_in_read_only_transactions(served_postgres):
     """Even a query the API never builds could not write: every request runs READ ONLY."""
     import psycopg
 
+    from dataops_assets.pillars.serving.api.queries import QueryError
     from dataops_assets.pillars.serving.api.reader import PostgresHotReader
     from dataops_assets_tests.services import login_as
 
@@ -327,3 +328,8 @@ def test_the_api_role_reads_in_read_only_transactions(served_postgres):
         assert session.fetch('SELECT count(*) FROM "carrier_origin_daily"', []) == [(len(EXPECTED),)]
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction), reader.session() as session:
         session.fetch("CREATE TEMP TABLE t (x int)", [])
+    # a value the column cannot hold is the client's error (400), and the connection reads on
+    with pytest.raises(QueryError, match="a value does not fit its column"), reader.session() as session:
+        session.fetch('SELECT 1 FROM "carrier_origin_daily" WHERE flight_date = %s', ["2013-02-30"])
+    with reader.session() as session:
+        assert session.catalog()["carrier_origin_daily"]["rows"] == len(EXPECTED)
