@@ -43,21 +43,24 @@ def discover() -> dict[str, object]:
 
 
 def target_met(fig: dict) -> bool | None:
-    """Whether the ratio meets a target written as '≥ 0.8', '<= 1.3', '< 20' (None without one)."""
+    """Whether a figure meets its target (None without one): '≥ 0.8', '<= 1.3', '< 20', 'ratio < 3'
+    bound the ratio; a target with a unit ('< 20 ms') bounds the value itself."""
     if "met" in fig:
         return fig["met"]
-    match = re.fullmatch(r"\s*(≥|>=|≤|<=|<|>)\s*([0-9.]+)\s*×?\s*", str(fig.get("target", "")))
+    match = re.fullmatch(
+        r"\s*(?:ratio\s*)?(≥|>=|≤|<=|<|>)\s*([0-9.]+)\s*(×|[A-Za-z/]+)?\s*", str(fig.get("target", ""))
+    )
     if not match:
         return None
-    op, bound = match.group(1), float(match.group(2))
-    ratio = fig["ratio"]
+    op, bound, unit = match.group(1), float(match.group(2)), match.group(3)
+    measured = fig["value"] if unit and unit != "×" else fig["ratio"]
     return {
-        "≥": ratio >= bound,
-        ">=": ratio >= bound,
-        "≤": ratio <= bound,
-        "<=": ratio <= bound,
-        "<": ratio < bound,
-        ">": ratio > bound,
+        "≥": measured >= bound,
+        ">=": measured >= bound,
+        "≤": measured <= bound,
+        "<=": measured <= bound,
+        "<": measured < bound,
+        ">": measured > bound,
     }[op]
 
 
@@ -117,7 +120,8 @@ def write_markdown(path: Path, figures: list[dict], failures: dict, info: dict, 
         f"Produced by `{command}` on {info['date']} ({info['seconds']:.0f} s). Each figure is the median of "
         "several runs, each in a fresh process; its baseline is measured in the same invocation on the "
         "same input, interleaved with it, with one unmeasured warm-up run each. *Spread* is the min–max "
-        "of the figure's own runs. Targets apply to the ratio.",
+        "of the figure's own runs. A target bounds the ratio, unless it names a unit (`< 20 ms`): then "
+        "it bounds the value.",
         "",
         "| figure | value | baseline | baseline value | ratio | spread | target | met? |",
         "|---|---:|---|---:|---:|---:|---|---|",

@@ -1,20 +1,30 @@
 """Hot data API under load: latency and throughput of `dataops serve`, against the same SQL run directly.
 
 A year of hot tables shaped like the served marts (carrier x origin per day, as
-`carrier_origin_daily`) is published into a fresh SQLite hot store; a real `dataops serve` process
-answers on loopback. Two queries:
+`carrier_origin_daily`) is published into each hot store backend, the same rows in each: a fresh SQLite
+hot store (environment `testing`), and a fresh PostgreSQL database made as `dataops env apply` makes
+staging's hot store (the `serving` schema and a read-only role of its own; database and role are
+dropped afterwards, whatever happens). For each, a real `dataops serve` process answers on loopback
+(over PostgreSQL: environment `staging`, logged in as the read-only role). Two queries:
 
 - key lookup: one row by (flight_date, carrier, origin)
 - one-day filter: a day's on-time performance (every carrier and origin of one day)
 
 For each: p50/p99 latency at a fixed arrival rate (open loop, 200 requests/s: latency counts from when
 a request was due, so a slow server cannot hide queueing), and requests/s with a fixed number of
-clients each sending back to back (closed loop). The baseline is the same SQL the API runs, on a
-reused read-only SQLite connection, one read transaction per query (as the API runs it), in the same run:
-ratio = API / bare query, the overhead of HTTP, validation and JSON. A second baseline, the HTTP floor,
-is a bare ASGI app on the same uvicorn answering the same response bytes: API / floor is what the
-API adds to serving HTTP at all. The load generator is a minimal asyncio HTTP/1.1 client
-(keep-alive), so it costs the machine's cores as little as possible.
+clients each sending back to back (closed loop). The baseline is the same SQL the API runs
+(`queries.to_sql` with the backend's placeholder) on a reused read-only connection of the same store,
+one read transaction per query as the API's reader runs it (SQLite: `mode=ro`, BEGIN ... ROLLBACK;
+PostgreSQL: the read-only role, search_path=serving, one REPEATABLE READ, READ ONLY transaction and the
+reader's value loaders), in the same run: ratio = API / bare query, the overhead of HTTP, validation and
+JSON. A second baseline, the HTTP floor, is a bare ASGI app on the same uvicorn answering the same
+response bytes: API / floor is what the API adds to serving HTTP at all. The load generator is a
+minimal asyncio HTTP/1.1 client (keep-alive), so it costs the machine's cores as little as possible.
+
+Figures are named `api_<query>_...` over SQLite and `api_pg_<query>_...` over PostgreSQL. PostgreSQL
+is reached as DATAOPS_BENCH_PG_ADMIN_DSN (default postgresql://postgres@127.0.0.1:5432/postgres, a
+login that can create databases and roles); when it cannot be reached, the `api_pg_` figures are left
+out with one line on stderr.
 
 Run: `python -m bench.api [--quick]` (or through the `bench` runner, which discovers `run`).
 """
@@ -22,23 +32,26 @@ Run: `python -m bench.api [--quick]` (or through the `bench` runner, which disco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.measure import figure
 from dataops_assets.pillars.serving.api import queries
 from dataops_assets.pillars.serving.api.datasets import DATASETS
-from dataops_assets.resources.hot_store import SQLiteHotStore
+from dataops_assets.pillars.serving.api.reader import HotReader, PostgresHotReader, SQLiteHotReader
+from dataops_assets.resources.hot_store import HotStore, PostgresHotStore, SQLiteHotStore
 
 TABLE = "carrier_origin_daily"
 CARRIERS = ["9E", "AA", "AS", "B6", "DL", "EV", "F9", "FL", "HA", "MQ", "OO", "UA", "US", "VX", "WN", "YV"]
@@ -50,10 +63,23 @@ COLUMNS = [
 ]  # fmt: skip
 RATE = 200  # requests per second, open loop
 CLIENTS = 8  # concurrent clients, closed loop
+PG_ADMIN_DSN = os.environ.get("DATAOPS_BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def build_store(path: Path, days: int) -> list[str]:
-    """Publish `days` days of carrier x origin rows (the real mart's shape and size); the days."""
+@dataclass(frozen=True)
+class Backend:
+    """One hot store under test: how `dataops serve` serves it and how the bare query reads it."""
+
+    prefix: str  # of its figures' names: <prefix>_<query>_p50_ms, ...
+    direct: str  # the bare-query baseline, as its figures name it
+    reader: HotReader  # the API's own reader: the bare query reads exactly as a request does
+    server_env: dict[str, str]  # what `dataops serve` needs to serve this store
+    days: list[str]  # the published days
+
+
+def build_store(store: HotStore, days: int) -> list[str]:
+    """Publish `days` days of carrier x origin rows (the real mart's shape and size; the same rows
+    whatever the store); the days."""
     rng = random.Random(13)
     first = dt.date(2013, 1, 1)
     keys = [(first + dt.timedelta(days=i)).isoformat() for i in range(days)]
@@ -66,12 +92,13 @@ def build_store(path: Path, days: int) -> list[str]:
                 delay = rng.uniform(-10, 60)
                 rows.append((day, carrier, f"{carrier} Airlines", origin, flights, flights // 20, on_time,
                              on_time / flights, delay, delay + rng.uniform(-5, 5)))  # fmt: skip
-    SQLiteHotStore(path=str(path)).publish(TABLE, COLUMNS, rows, "flight_date", keys)
+    store.publish(TABLE, COLUMNS, rows, "flight_date", keys)
     return keys
 
 
-def requests_for(days: list[str], kind: str, n: int) -> list[dict[str, str]]:
-    rng = random.Random(kind)
+def requests_for(days: list[str], kind: str, n: int, seed: int = 0) -> list[dict[str, str]]:
+    """`n` requests of one kind (key_lookup: one row by its key; one_day: a day's rows)."""
+    rng = random.Random(f"{kind}{seed}")
     if kind == "key_lookup":
         return [
             {"flight_date": rng.choice(days), "carrier": rng.choice(CARRIERS), "origin": rng.choice(ORIGINS)}
@@ -92,36 +119,55 @@ def _percentile(values: list[float], q: float) -> float:
 # --- the bare query ----------------------------------------------------------------------------------
 
 
-def direct_latencies(store: Path, requests: list[dict[str, str]]) -> list[float]:
-    """Seconds per query: the API's own SQL for each request, as the API runs it (a reused read-only
-    connection, one read transaction per query), without HTTP, validation or JSON."""
-    con = sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
-    columns = [queries.Column(n, queries.logical_type(t)) for n, t in con.execute(
-        "SELECT column_name, sql_type FROM _columns WHERE table_name = ? ORDER BY position", [TABLE])]  # fmt: skip
+def direct_latencies(
+    backend: Backend, requests: list[dict[str, str]], ready: threading.Barrier | None = None
+) -> list[float]:
+    """Seconds per query: the API's own SQL for each request, read as the API reads it (the API's
+    reader: this thread's reused read-only connection, one read transaction per query), without HTTP,
+    validation, the catalog read or JSON. With `ready`, the queries start once every party has connected."""
+    reader = backend.reader
+    columns = [queries.Column(name, queries.logical_type(type_)) for name, type_ in COLUMNS]
     prepared = [
-        queries.to_sql(queries.parse_query(DATASETS[TABLE], columns, list(p.items())), TABLE)
+        queries.to_sql(
+            queries.parse_query(DATASETS[TABLE], columns, list(p.items())), TABLE, reader.placeholder
+        )
         for p in requests
     ]
+    reader.check()  # connects this thread, before any clock starts
+    if ready is not None:
+        ready.wait()
     latencies = []
     for sql, params in prepared:
         started = time.perf_counter()
-        con.execute("BEGIN")
-        con.execute(sql, params).fetchall()
-        con.execute("ROLLBACK")
+        with reader.session() as session:
+            session.fetch(sql, params)
         latencies.append(time.perf_counter() - started)
-    con.close()
     return latencies
 
 
-def direct_throughput(store: Path, requests: list[dict[str, str]], clients: int) -> float:
-    """Queries per second with `clients` threads, each running its share back to back."""
-    shares = [requests[i::clients] for i in range(clients)]
-    threads = [threading.Thread(target=direct_latencies, args=(store, share)) for share in shares]
-    started = time.perf_counter()
+def direct_throughput(backend: Backend, requests: list[dict[str, str]], clients: int) -> float:
+    """Queries per second with `clients` threads (a connection each, made before the clock starts),
+    each running its share back to back."""
+    ready = threading.Barrier(clients + 1)
+    errors: list[BaseException] = []
+
+    def client(share: list[dict[str, str]]) -> None:
+        try:
+            direct_latencies(backend, share, ready)
+        except BaseException as error:  # raised again below, in the caller's thread
+            errors.append(error)
+            ready.abort()
+
+    threads = [threading.Thread(target=client, args=(requests[i::clients],)) for i in range(clients)]
     for thread in threads:
         thread.start()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        ready.wait()
+    started = time.perf_counter()
     for thread in threads:
         thread.join()
+    if errors:
+        raise errors[0]
     return len(requests) / (time.perf_counter() - started)
 
 
@@ -204,10 +250,10 @@ def _start(command: list[str], env: dict[str, str], port: int) -> subprocess.Pop
             time.sleep(0.2)
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+def start_server(backend: Backend, port: int) -> subprocess.Popen:
     return _start(
         [sys.executable, "-m", "dataops_assets.cli.main", "serve", "--port", str(port)],
-        {"DATAOPS_ENV": "testing", "DATAOPS_DATA_DIR": str(data_dir)},
+        backend.server_env,
         port,
     )
 
@@ -224,11 +270,11 @@ async def http_floor(scope, receive, send) -> None:
 
 
 def start_floor(body: bytes, workdir: Path, port: int) -> subprocess.Popen:
-    (workdir / "floor.json").write_bytes(body)
+    (workdir / f"floor-{port}.json").write_bytes(body)
     return _start(
         [sys.executable, "-m", "uvicorn", "bench.api:http_floor", "--port", str(port), "--lifespan", "off",
          "--log-level", "warning", "--no-access-log"],
-        {"BENCH_API_FLOOR_BODY": str(workdir / "floor.json"),
+        {"BENCH_API_FLOOR_BODY": str(workdir / f"floor-{port}.json"),
          "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
         port,
     )  # fmt: skip
@@ -242,67 +288,132 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-DIRECT = "the same SQL, directly on SQLite"
 FLOOR = "a bare ASGI app on the same uvicorn, same response bytes"
 
 
+# --- the stores ------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def sqlite_store(workdir: Path, days: int) -> Iterator[Backend]:
+    """A fresh SQLite hot store, served as environment `testing` serves it."""
+    path = workdir / "hot.sqlite"
+    yield Backend(
+        prefix="api",
+        direct="the same SQL, directly on SQLite",
+        server_env={"DATAOPS_ENV": "testing", "DATAOPS_DATA_DIR": str(workdir)},
+        days=build_store(SQLiteHotStore(path=str(path)), days),
+        reader=SQLiteHotReader(str(path)),
+    )
+
+
+@contextlib.contextmanager
+def postgres_store(workdir: Path, days: int) -> Iterator[Backend | None]:
+    """A fresh PostgreSQL hot store (see postgres_database), served as environment `staging` serves it:
+    through the read-only role. None, with one line on stderr, when PostgreSQL cannot be reached."""
+    import psycopg
+
+    from dataops_assets.resources import postgres
+
+    try:
+        psycopg.connect(PG_ADMIN_DSN, connect_timeout=3).close()
+    except psycopg.OperationalError as error:
+        reason = postgres.redact_text(str(error).strip().splitlines()[0], PG_ADMIN_DSN)
+        print(
+            f"bench.api: PostgreSQL is not reachable at {postgres.redact_dsn(PG_ADMIN_DSN)} ({reason}); "
+            "the api_pg_ figures are left out",
+            file=sys.stderr,
+        )
+        yield None
+        return
+    # The database the tests use too: made as `dataops env apply` makes staging's hot store, with a
+    # read-only role of its own; both dropped afterwards, whatever happens.
+    from dataops_assets_tests.services import hot_store_database, login_as
+
+    with hot_store_database(PG_ADMIN_DSN) as (dsn, role):
+        api_dsn = login_as(dsn, role)
+        yield Backend(
+            prefix="api_pg",
+            direct="the same SQL, directly on PostgreSQL",
+            # the API's process gets the read-only login only, never the writer's DSN
+            server_env={
+                "DATAOPS_ENV": "staging",
+                "DATAOPS_DATA_DIR": str(workdir),
+                "DATAOPS_API_PG_DSN": api_dsn,
+            },
+            days=build_store(PostgresHotStore(dsn=dsn, readonly_role=role), days),
+            reader=PostgresHotReader(api_dsn),
+        )
+
+
+# --- the run ---------------------------------------------------------------------------------------------
+
+
 def _figure(
-    name: str, unit: str, values: list[float], baselines: list[float], better: str, baseline=DIRECT, **extra
+    name: str, unit: str, values: list[float], baselines: list[float], better: str, baseline: str, **extra
 ) -> dict:
-    """bench.measure.figure, against the bare query by default."""
     return figure(name, values, unit, baseline, baselines, better, **extra)
+
+
+def measure(backend: Backend, workdir: Path, repeats: int, n_fixed: int) -> list[dict]:
+    """The backend's figures: its API and, in the same runs, its bare query and the HTTP floor."""
+    port, floor_port = _free_port(), _free_port()
+    processes = [start_server(backend, port)]
+    try:
+        one_day = _path({"flight_date": backend.days[-1]})
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{one_day}") as response:
+            processes.append(start_floor(response.read(), workdir, floor_port))
+        figures: list[dict] = []
+        for kind in ("key_lookup", "one_day"):
+            runs: dict[str, list[float]] = {
+                k: [] for k in ("p50", "p99", "bp50", "bp99", "rps", "brps", "fp50", "fp99")
+            }
+            for r in range(repeats):
+                requests = requests_for(backend.days, kind, n_fixed, seed=r)
+                paths = [_path(p) for p in requests]
+                asyncio.run(closed_loop(port, paths[:50], 4))  # warm up
+                api = asyncio.run(fixed_rate(port, paths, RATE))
+                bare = direct_latencies(backend, requests)
+                runs["p50"].append(_percentile(api, 0.5) * 1000)
+                runs["p99"].append(_percentile(api, 0.99) * 1000)
+                runs["bp50"].append(_percentile(bare, 0.5) * 1000)
+                runs["bp99"].append(_percentile(bare, 0.99) * 1000)
+                runs["rps"].append(asyncio.run(closed_loop(port, paths, CLIENTS)))
+                runs["brps"].append(direct_throughput(backend, requests, CLIENTS))
+                if kind == "one_day":
+                    floor_latencies = asyncio.run(fixed_rate(floor_port, paths, RATE))
+                    runs["fp50"].append(_percentile(floor_latencies, 0.5) * 1000)
+                    runs["fp99"].append(_percentile(floor_latencies, 0.99) * 1000)
+            at, name = f"ms at {RATE} req/s", f"{backend.prefix}_{kind}"
+            target = {"target": "< 20 ms"} if kind == "one_day" else {}
+            figures += [
+                _figure(f"{name}_p50_ms", at, runs["p50"], runs["bp50"], "lower", backend.direct),
+                _figure(f"{name}_p99_ms", at, runs["p99"], runs["bp99"], "lower", backend.direct, **target),
+                _figure(f"{name}_requests_per_s", f"req/s, {CLIENTS} clients", runs["rps"], runs["brps"],
+                        "higher", backend.direct),
+            ]  # fmt: skip
+        figures += [
+            _figure(f"{backend.prefix}_one_day_p50_vs_http_floor_ms", at, runs["p50"], runs["fp50"], "lower", FLOOR,
+                    target="ratio < 3"),
+            _figure(f"{backend.prefix}_one_day_p99_vs_http_floor_ms", at, runs["p99"], runs["fp99"], "lower", FLOOR),
+        ]  # fmt: skip
+        return figures
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def run(quick: bool) -> list[dict]:
     repeats, seconds, days = (3, 2.0, 90) if quick else (5, 5.0, 365)
-    n_fixed = int(RATE * seconds)
     figures: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="dataops-bench-api-") as tmp:
-        data_dir = Path(tmp)
-        store = data_dir / "hot.sqlite"
-        keys = build_store(store, days)
-        port, floor_port = _free_port(), _free_port()
-        server = start_server(data_dir, port)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{_path({'flight_date': keys[-1]})}") as response:
-            floor = start_floor(response.read(), data_dir, floor_port)
-        try:
-            for kind in ("key_lookup", "one_day"):
-                runs: dict[str, list[float]] = {
-                    k: [] for k in ("p50", "p99", "bp50", "bp99", "rps", "brps", "fp50", "fp99")
-                }
-                for r in range(repeats):
-                    requests = requests_for(keys, f"{kind}{r}", n_fixed)
-                    paths = [_path(p) for p in requests]
-                    asyncio.run(closed_loop(port, paths[:50], 4))  # warm up
-                    api = asyncio.run(fixed_rate(port, paths, RATE))
-                    bare = direct_latencies(store, requests)
-                    runs["p50"].append(_percentile(api, 0.5) * 1000)
-                    runs["p99"].append(_percentile(api, 0.99) * 1000)
-                    runs["bp50"].append(_percentile(bare, 0.5) * 1000)
-                    runs["bp99"].append(_percentile(bare, 0.99) * 1000)
-                    runs["rps"].append(asyncio.run(closed_loop(port, paths, CLIENTS)))
-                    runs["brps"].append(direct_throughput(store, requests, CLIENTS))
-                    if kind == "one_day":
-                        floor_latencies = asyncio.run(fixed_rate(floor_port, paths, RATE))
-                        runs["fp50"].append(_percentile(floor_latencies, 0.5) * 1000)
-                        runs["fp99"].append(_percentile(floor_latencies, 0.99) * 1000)
-                at = f"ms at {RATE} req/s"
-                target = {"target": "< 20 ms"} if kind == "one_day" else {}
-                figures += [
-                    _figure(f"api_{kind}_p50_ms", at, runs["p50"], runs["bp50"], "lower"),
-                    _figure(f"api_{kind}_p99_ms", at, runs["p99"], runs["bp99"], "lower", **target),
-                    _figure(f"api_{kind}_requests_per_s", f"req/s, {CLIENTS} clients", runs["rps"],
-                            runs["brps"], "higher"),
-                ]  # fmt: skip
-            figures += [
-                _figure("api_one_day_p50_vs_http_floor_ms", at, runs["p50"], runs["fp50"], "lower", FLOOR,
-                        target="ratio < 3"),
-                _figure("api_one_day_p99_vs_http_floor_ms", at, runs["p99"], runs["fp99"], "lower", FLOOR),
-            ]  # fmt: skip
-        finally:
-            for process in (server, floor):
-                process.terminate()
-                process.wait(timeout=30)
+        for store in (sqlite_store, postgres_store):
+            workdir = Path(tmp) / store.__name__
+            workdir.mkdir()
+            with store(workdir, days) as backend:
+                if backend is not None:
+                    figures += measure(backend, workdir, repeats, int(RATE * seconds))
     return figures
 
 

@@ -26,17 +26,20 @@ def test_discovers_every_module_with_a_run_function_and_no_helpers():
 
 
 @pytest.mark.parametrize(
-    ("target", "ratio", "met"),
+    ("target", "value", "baseline", "met"),
     [
-        ("≥ 0.8", 0.9, True),
-        ("≥ 0.8", 0.7, False),
-        ("≤ 1.3", 1.31, False),
-        ("< 20", 12.0, True),
-        (None, 5, None),
+        ("≥ 0.8", 0.9, 1.0, True),
+        ("≥ 0.8", 0.7, 1.0, False),
+        ("≤ 1.3", 1.31, 1.0, False),
+        ("< 20", 12.0, 1.0, True),
+        ("ratio < 3", 12.0, 2.0, False),  # ratio 6
+        ("< 20 ms", 12.0, 0.5, True),  # a unit: the value (12 ms), not the ratio (24)
+        ("< 20 ms", 21.0, 10.0, False),  # the value, not the ratio (2.1)
+        (None, 5, 1.0, None),
     ],
 )
-def test_a_target_is_read_against_the_ratio(target, ratio, met):
-    fig = figure("x", [ratio], "s", "base", [1.0], "lower", target=target)
+def test_a_target_bounds_the_ratio_or_with_a_unit_the_value(target, value, baseline, met):
+    fig = figure("x", [value], "ms", "base", [baseline], "lower", target=target)
     assert target_met(fig) is met
 
 
