@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from dataops_assets.cli.common import environment, fail
@@ -21,6 +23,27 @@ def _snapshot(name: str):
         fail(str(error))
 
 
+def _param_value(text: str) -> object:
+    """JSON when it parses (0.1, 300, false, ["carrier"]), else the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_params(pairs: tuple[str, ...]) -> dict:
+    """`--param KEY=VALUE` options as overrides; fails in one line on a malformed or repeated one."""
+    params = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key:
+            fail(f"--param expects KEY=VALUE, got {pair!r}")
+        if key in params:
+            fail(f"--param {key} given twice")
+        params[key] = _param_value(value)
+    return params
+
+
 @click.group()
 def experiment() -> None:
     """Reproducible experiments on frozen snapshots, and the champion/challenger gate."""
@@ -29,20 +52,33 @@ def experiment() -> None:
 @experiment.command("run")
 @click.option("--snapshot", "snapshot_name", required=True, help="Snapshot name (dataops snapshot list).")
 @click.option("--model", required=True, help="climatology, baseline or gradient_boosting.")
+@click.option(
+    "--param",
+    "pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override one of the model's parameters; VALUE is JSON when it parses (0.1, 300, false, "
+    '["carrier"]), else a string. Repeatable.',
+)
 @click.option("--seed", type=int, default=None, help="Seed (default 2013).")
 @click.option(
     "--test-fraction", type=float, default=None, help="Share of the last days held out (default 0.25)."
 )
-def experiment_run(snapshot_name: str, model: str, seed: int | None, test_fraction: float | None) -> None:
+def experiment_run(
+    snapshot_name: str, model: str, pairs: tuple[str, ...], seed: int | None, test_fraction: float | None
+) -> None:
     """Run the science assets for MODEL on SNAPSHOT as one Dagster run; record it in the ledger."""
-    from dataops_assets.science.models import UnknownModel
+    from dataops_assets.science.models import ModelError
     from dataops_assets.science.runner import ExperimentFailed, run_experiment
     from dataops_assets.science.snapshots import SnapshotError
 
     env = environment()
+    params = parse_params(pairs)
     try:
-        record = run_experiment(env, snapshot_name, model, seed, test_fraction, echo=click.echo)
-    except (SnapshotError, UnknownModel, ExperimentFailed) as error:
+        record = run_experiment(
+            env, snapshot_name, model, params, seed=seed, test_fraction=test_fraction, echo=click.echo
+        )
+    except (SnapshotError, ModelError, ExperimentFailed) as error:
         fail(str(error))
     split = record["split"]
     click.echo(
