@@ -132,9 +132,9 @@ def test_the_gate_refuses_a_weak_challenger_and_promotes_a_better_one(runs, cold
 
     crowned, table = standings(cold, frozen)
     assert crowned["model"] == "baseline"
-    by_model = {s.model: s for s in table}
-    assert by_model["baseline"].difference is None
-    assert by_model["climatology"].difference.low > 0  # significantly worse than the champion
+    by_label = {s.label: s for s in table}
+    assert by_label["baseline"].difference is None
+    assert by_label["climatology"].difference.low > 0  # significantly worse than the champion
 
 
 def test_compare_prints_every_model_against_the_champion(runs, frozen):

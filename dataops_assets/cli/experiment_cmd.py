@@ -44,6 +44,28 @@ def parse_params(pairs: tuple[str, ...]) -> dict:
     return params
 
 
+def changed_params(record: dict) -> dict:
+    """The run's parameters that differ from its model's defaults (and the default test fraction)."""
+    from dataops_assets.science.features import DEFAULT_TEST_FRACTION
+    from dataops_assets.science.models import default_params
+
+    defaults = default_params(record["model"]) | {"test_fraction": DEFAULT_TEST_FRACTION}
+    return {key: value for key, value in record["params"].items() if defaults.get(key) != value}
+
+
+def _listed(params: dict) -> str:
+    return ", ".join(f"{key}={json.dumps(value)}" for key, value in params.items()) or "defaults"
+
+
+def _print_variants(table) -> None:
+    """Under the table, what each variant changed, once a model has several or a run has overrides."""
+    changed = {s.label: changed_params(s.record) for s in table}
+    if any("@" in label or params for label, params in changed.items()):
+        click.echo("variants:")
+        for label, params in changed.items():
+            click.echo(f"  {label:<28} {_listed(params)}")
+
+
 @click.group()
 def experiment() -> None:
     """Reproducible experiments on frozen snapshots, and the champion/challenger gate."""
@@ -68,6 +90,7 @@ def experiment_run(
     snapshot_name: str, model: str, pairs: tuple[str, ...], seed: int | None, test_fraction: float | None
 ) -> None:
     """Run the science assets for MODEL on SNAPSHOT as one Dagster run; record it in the ledger."""
+    from dataops_assets.science.ledger import variant_label
     from dataops_assets.science.models import ModelError
     from dataops_assets.science.runner import ExperimentFailed, run_experiment
     from dataops_assets.science.snapshots import SnapshotError
@@ -90,6 +113,8 @@ def experiment_run(
     steps = sorted(record["timings_s"].items(), key=lambda item: STEPS.index(item[0]))
     timings = ", ".join(f"{step} {seconds:.2f} s" for step, seconds in steps)
     click.echo(f"timings: {timings}")
+    if params:
+        click.echo(f"params: {_listed(changed_params(record))} (variant {variant_label(record)})")
     code = record["code"]
     click.echo(
         f"ledger: {record['ledger_key']} (experiment {record['experiment_key'][:12]}, "
@@ -132,7 +157,7 @@ def experiment_compare(snapshot_name: str) -> None:
                 else ("significantly worse" if d.low > 0 else "no significant difference")
             )
         out.add_row(
-            s.model,
+            s.label,
             *(f"{m[k]:.4f}" for k in METRICS),
             delta,
             ci,
@@ -140,15 +165,21 @@ def experiment_compare(snapshot_name: str) -> None:
             s.record["ledger_key"].rsplit("/", 1)[-1],
         )
     Console(width=200).print(out)
+    _print_variants(table)
     if crowned:
-        click.echo(f"champion: {crowned['model']} (promoted {crowned['promoted_at']})")
+        click.echo(f"champion: {crowned['label']} (promoted {crowned['promoted_at']})")
     else:
         click.echo("no champion yet: the first promotion must beat the no-skill reference (climatology)")
 
 
 @experiment.command("promote")
 @click.option("--snapshot", "snapshot_name", required=True, help="Snapshot name.")
-@click.option("--model", required=True, help="The challenger: a model with a run on SNAPSHOT.")
+@click.option(
+    "--model",
+    required=True,
+    help="The challenger, as compare labels it: a model with one variant on SNAPSHOT, "
+    "or MODEL@PARAMS_HASH_PREFIX.",
+)
 def experiment_promote(snapshot_name: str, model: str) -> None:
     """Make MODEL the champion on SNAPSHOT only if it beats the champion significantly; publish its predictions."""
     from dataops_assets.resources.factory import hot_store
@@ -160,9 +191,9 @@ def experiment_promote(snapshot_name: str, model: str) -> None:
     except PromotionRefused as error:
         fail(f"promotion refused: {error}")
     d, published = promotion["difference"], promotion["published"]
-    versus = promotion["versus"]["model"]
+    versus = promotion["versus"]["label"]
     click.echo(
-        f"promoted {model} on {snapshot_name}: {promotion['metric']} {d['mean']:+.5f} vs {versus}, "
+        f"promoted {promotion['label']} on {snapshot_name}: {promotion['metric']} {d['mean']:+.5f} vs {versus}, "
         f"95% CI [{d['low']:+.5f}, {d['high']:+.5f}] over {d['rows']:,} test flights"
     )
     click.echo(

@@ -21,7 +21,7 @@ from dataops_assets.pillars.metadata import markdown_table
 from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.science import ledger
 from dataops_assets.science.evaluation import GATE_METRIC, judged_rows, metrics
-from dataops_assets.science.features import KEY, TARGET, build_features, split_by_date
+from dataops_assets.science.features import DEFAULT_TEST_FRACTION, KEY, TARGET, build_features, split_by_date
 from dataops_assets.science.models import MODELS, ModelError, make_model
 from dataops_assets.science.snapshots import SnapshotError, load_snapshot
 
@@ -44,7 +44,9 @@ class Experiment(dg.ConfigurableResource):
         default={}, description="Overrides of the model's default parameters, e.g. {learning_rate: 0.1}"
     )
     seed: int = Field(2013, description="Seeds every random choice of the model")
-    test_fraction: float = Field(0.25, gt=0, lt=1, description="Share of the snapshot's last days held out")
+    test_fraction: float = Field(
+        DEFAULT_TEST_FRACTION, gt=0, lt=1, description="Share of the snapshot's last days held out"
+    )
 
 
 @dataclass
