@@ -351,3 +351,25 @@ def test_promote_takes_a_variant_label_and_the_champion_serves_with_its_paramete
     served = [r[6] for r in _serve(testing_env, day)]
     assert np.allclose(served, _predicted(cold, tuned, day), rtol=0, atol=1e-12)
     assert not np.allclose(served, _predicted(cold, default, day), rtol=0, atol=1e-6)
+
+
+def test_a_variant_scored_on_other_test_rows_is_marked_in_compare_and_refused_by_promote(
+    variant_runs, variants_snapshot, cold, testing_env
+):
+    from dataops_assets.resources.factory import hot_store
+    from dataops_assets.science.ledger import variant_label
+    from dataops_assets.science.promotion import OtherTestRows, champion, promote, standings
+    from dataops_assets.science.runner import run_experiment
+
+    hot = hot_store(testing_env)
+    if champion(cold, variants_snapshot.id) is None:  # the promotion test above crowns the tuned variant
+        promote(cold, hot, variants_snapshot, variant_label(variant_runs["tuned"][0]))
+    run_experiment(testing_env, variants_snapshot.name, "climatology", test_fraction=0.5)
+
+    _, table = standings(cold, variants_snapshot)
+    by_label = {s.label: s for s in table}
+    assert "not scored on the same test rows" in by_label["climatology"].not_comparable
+    assert by_label["climatology"].difference is None
+    assert by_label[variant_label(variant_runs["default"])].difference is not None  # the rest still compare
+    with pytest.raises(OtherTestRows, match="not scored on the same test rows"):
+        promote(cold, hot, variants_snapshot, "climatology")

@@ -146,7 +146,9 @@ def experiment_compare(snapshot_name: str) -> None:
         out.add_column(column, justify="left" if column in ("model", "verdict", "ledger") else "right")
     for s in table:
         m = s.record["metrics"]
-        if s.difference is None:
+        if s.not_comparable:
+            delta, ci, verdict = "—", "—", "not comparable: other test rows"
+        elif s.difference is None:
             delta, ci, verdict = "—", "—", "champion"
         else:
             d = s.difference

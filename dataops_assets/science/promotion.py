@@ -63,6 +63,10 @@ class PromotionRefused(RuntimeError):
     """The gate said no; the message says why."""
 
 
+class OtherTestRows(PromotionRefused):
+    """The two runs were scored on different test rows, so the gate cannot compare them."""
+
+
 @dataclass(frozen=True)
 class Standing:
     """One variant's latest run on a snapshot, and how it compares with the champion (or the reference)."""
@@ -70,7 +74,9 @@ class Standing:
     label: str
     record: dict
     versus: str
-    difference: Difference | None  # None for the champion itself
+    difference: Difference | None  # None for the champion itself, and when not comparable
+    # Why it cannot be compared with the champion: its test rows differ (another test_fraction).
+    not_comparable: str | None = None
 
 
 def champion(cold_storage: ColdStorage, snapshot_id: str) -> dict | None:
@@ -142,7 +148,7 @@ def difference(cold_storage: ColdStorage, challenger: dict, reference: dict | No
     else:
         other = judged_rows(ledger.read_predictions(cold_storage, reference))
         if not test[KEY].reset_index(drop=True).equals(other[KEY].reset_index(drop=True)):
-            raise PromotionRefused(
+            raise OtherTestRows(
                 f"{challenger['model']} and {reference['model']} were not scored on the same test rows "
                 "(different test_fraction?): re-run them with the same settings"
             )
@@ -159,15 +165,21 @@ def standings(cold_storage: ColdStorage, snapshot: Snapshot) -> tuple[dict | Non
     if crowned:
         crowned |= {"label": label_of(table, reference)}  # a variant run since may have changed it
     versus = f"champion {crowned['label']}" if crowned else f"{REFERENCE_MODEL} (no champion yet)"
-    rows = []
-    for label, record in table.items():
-        is_champion = reference is not None and record["ledger_key"] == reference["ledger_key"]
-        rows.append(
-            Standing(
-                label, record, versus, None if is_champion else difference(cold_storage, record, reference)
-            )
-        )
-    return crowned, rows
+    return crowned, [
+        _standing(cold_storage, label, record, reference, versus) for label, record in table.items()
+    ]
+
+
+def _standing(
+    cold_storage: ColdStorage, label: str, record: dict, reference: dict | None, versus: str
+) -> Standing:
+    if reference is not None and record["ledger_key"] == reference["ledger_key"]:
+        return Standing(label, record, versus, None)
+    try:
+        return Standing(label, record, versus, difference(cold_storage, record, reference))
+    except OtherTestRows as error:
+        # One variant at another test_fraction must not hide every other row: the ledger keeps it for good.
+        return Standing(label, record, versus, None, not_comparable=str(error))
 
 
 def promote(cold_storage: ColdStorage, hot_store: HotStore, snapshot: Snapshot, name: str) -> dict:
