@@ -1,9 +1,9 @@
 """The `science` group: an experiment on one snapshot with one model, as five assets.
 
 features -> split -> model -> predictions -> evaluation. The experiment resource (snapshot, model,
-parameter overrides, seed, test fraction) is set in the run's config, so the same assets serve every experiment; the
-evaluation records the run in the ledger and emits its metrics as numeric metadata, which the
-Dagster UI plots across runs. Not part of the daily job: experiments are run on purpose.
+parameter overrides, seed, test fraction) is set in the run's config, so the same assets serve every
+experiment; the evaluation records the run in the ledger and emits its metrics as numeric metadata,
+which the Dagster UI plots across runs. Not part of the daily job: experiments are run on purpose.
 """
 
 import contextlib
