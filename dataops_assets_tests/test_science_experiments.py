@@ -132,9 +132,9 @@ def test_the_gate_refuses_a_weak_challenger_and_promotes_a_better_one(runs, cold
 
     crowned, table = standings(cold, frozen)
     assert crowned["model"] == "baseline"
-    by_model = {s.model: s for s in table}
-    assert by_model["baseline"].difference is None
-    assert by_model["climatology"].difference.low > 0  # significantly worse than the champion
+    by_label = {s.label: s for s in table}
+    assert by_label["baseline"].difference is None
+    assert by_label["climatology"].difference.low > 0  # significantly worse than the champion
 
 
 def test_compare_prints_every_model_against_the_champion(runs, frozen):
@@ -160,31 +160,216 @@ def test_an_experiment_the_snapshot_cannot_serve_fails_in_one_line(cold, testing
         run_experiment(testing_env, "one_day", "baseline")
 
 
-def test_the_serving_group_scores_new_days_with_the_champion(runs, cold, frozen, testing_env):
+def _serve(testing_env, day: str) -> list[tuple]:
+    """Materialize the serving group's champion predictions for `day`; what the hot store then serves."""
     import sqlite3
 
     import dagster as dg
 
     from dataops_assets.resources.factory import build_resources, hot_store
-    from dataops_assets.science import ledger
-    from dataops_assets.science.promotion import production_champion, promote
     from dataops_assets.science.serving import build_champion_predictions_asset
 
-    if (production_champion(cold) or {}).get("model") != "baseline":  # the gate test may have crowned it
-        promote(cold, hot_store(testing_env), frozen, "baseline")
-    day = DAYS[-1]
     asset = build_champion_predictions_asset(dg.DailyPartitionsDefinition(start_date=DAYS[0]))
     result = dg.materialize([asset], partition_key=day, resources=build_resources(testing_env))
     assert result.success
-
     with sqlite3.connect(f"file:{hot_store(testing_env).path}?mode=ro", uri=True) as con:
-        served = con.execute(
+        return con.execute(
             "SELECT carrier, flight, origin, sched_dep_time, model, split, predicted FROM flight_delay_predictions "
             "WHERE flight_date = ? ORDER BY carrier, flight, origin, sched_dep_time",
             [day],
         ).fetchall()
+
+
+def _predicted(cold, record: dict, day: str) -> np.ndarray:
+    """What the run predicted for `day`'s flights, as stored beside the ledger."""
+    from dataops_assets.science import ledger
+
+    stored = ledger.read_predictions(cold, record)
+    return stored[stored["flight_date"] == day]["predicted"].to_numpy()
+
+
+def test_the_serving_group_scores_new_days_with_the_champion(runs, cold, frozen, testing_env):
+    from dataops_assets.resources.factory import hot_store
+    from dataops_assets.science.promotion import production_champion, promote
+
+    if (production_champion(cold) or {}).get("model") != "baseline":  # the gate test may have crowned it
+        promote(cold, hot_store(testing_env), frozen, "baseline")
+    day = DAYS[-1]
+    served = _serve(testing_env, day)
     assert len(served) == 914 and {(r[4], r[5]) for r in served} == {("baseline", "serving")}
     # Scored from the day's current files by the stored model: what the experiment predicted for it.
-    stored = ledger.read_predictions(cold, runs["baseline"][0])
-    expected = stored[stored["flight_date"] == day]["predicted"].to_numpy()
-    assert np.allclose([r[6] for r in served], expected, rtol=0, atol=1e-12)
+    assert np.allclose([r[6] for r in served], _predicted(cold, runs["baseline"][0], day), rtol=0, atol=1e-12)
+
+
+# Variants: baseline with its default parameters and with a stronger prior (which, like the default,
+# beats the no-skill reference on these days), on a snapshot of their own so that `frozen` keeps one
+# baseline and the tests above their bare model names.
+TUNED = {"prior_strength": 100.0}
+
+
+def test_param_values_are_json_when_they_parse_and_strings_otherwise():
+    from dataops_assets.cli.experiment_cmd import parse_params
+
+    pairs = ("learning_rate=0.1", "max_iter=300", "early_stopping=false", 'levels=["carrier"]', "name=a=b")
+    assert parse_params(pairs) == {
+        "learning_rate": 0.1,
+        "max_iter": 300,
+        "early_stopping": False,
+        "levels": ["carrier"],
+        "name": "a=b",
+    }
+
+
+def test_an_int_for_a_float_parameter_is_that_float():
+    from dataops_assets.science.models import resolve_params
+
+    resolved = resolve_params("baseline", {"prior_strength": 100})
+    assert resolved == resolve_params("baseline", TUNED) and type(resolved["prior_strength"]) is float
+
+
+@pytest.fixture(scope="module")
+def variants_snapshot(cold):
+    from dataops_assets.science.snapshots import create_snapshot
+
+    # Without planes, which baseline does not read: another snapshot id, the same predictions.
+    return create_snapshot(cold, "variants_test", ["flights", "weather"], DAYS[0], DAYS[-1])
+
+
+@pytest.fixture(scope="module")
+def variant_runs(testing_env, cold, variants_snapshot):
+    from click.testing import CliRunner
+
+    from dataops_assets.cli.main import main
+    from dataops_assets.science import ledger
+    from dataops_assets.science.runner import run_experiment
+
+    default = run_experiment(testing_env, variants_snapshot.name, "baseline")
+    tuned = run_experiment(testing_env, variants_snapshot.name, "baseline", TUNED)
+    # The same override again, from the command line, where `100` parses as an int.
+    args = ["experiment", "run", "--snapshot", variants_snapshot.name, "--model", "baseline"]
+    result = CliRunner().invoke(main, [*args, "--param", "prior_strength=100"])
+    assert result.exit_code == 0, result.output
+    again = ledger.runs(cold, variants_snapshot.id)[-1]
+    assert f"params: prior_strength=100.0 (variant {ledger.variant_label(again)})" in result.stdout
+    return {"default": default, "tuned": [tuned, again]}
+
+
+def test_an_override_changes_the_ledgers_params_their_hash_and_the_metrics(variant_runs):
+    from dataops_assets.integrity import fingerprint
+
+    default, tuned = variant_runs["default"], variant_runs["tuned"][0]
+    assert default["params"]["prior_strength"] == 20.0
+    assert tuned["params"] == default["params"] | TUNED
+    assert tuned["params_hash"] == fingerprint(tuned["params"]) != default["params_hash"]
+    assert tuned["experiment_key"] != default["experiment_key"]
+    assert tuned["split"] == default["split"]  # the same rows, other predictions
+    assert tuned["metrics"]["brier"] != default["metrics"]["brier"]
+
+
+def test_the_same_override_twice_gives_identical_metrics_and_ledger_keys(variant_runs):
+    first, second = variant_runs["tuned"]
+    assert first["metrics"] == second["metrics"]
+    for key in ("experiment_key", "params", "params_hash", "seed", "split", "predictions", "model_artifact"):
+        assert first[key] == second[key], key
+    assert first["run_id"] != second["run_id"] and first["ledger_key"] != second["ledger_key"]
+
+
+def test_an_unknown_parameter_or_a_wrong_type_is_refused_before_a_run_starts(testing_env, frozen):
+    import dagster as dg
+    from click.testing import CliRunner
+
+    from dataops_assets.cli.main import main
+    from dataops_assets.science.models import InvalidParams
+    from dataops_assets.science.runner import run_experiment
+
+    with dg.DagsterInstance.get() as instance:
+        runs_before = instance.get_runs_count()
+    with pytest.raises(
+        InvalidParams, match=r"^baseline has no parameter 'prior'; its parameters: levels, prior_strength$"
+    ):
+        run_experiment(testing_env, frozen.name, "baseline", {"prior": 5.0})
+    with pytest.raises(
+        InvalidParams,
+        match=r"^baseline parameter prior_strength must be float like its default 20.0, got str 'high'$",
+    ):
+        run_experiment(testing_env, frozen.name, "baseline", {"prior_strength": "high"})
+
+    args = ["experiment", "run", "--snapshot", frozen.name, "--model", "gradient_boosting"]
+    result = CliRunner().invoke(main, [*args, "--param", "max_iter=false"])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == (
+        "error: gradient_boosting parameter max_iter must be int like its default 250, got bool False\n"
+    )
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_runs_count() == runs_before
+
+
+def test_compare_lists_each_variant_with_what_it_changed(variant_runs, variants_snapshot):
+    from click.testing import CliRunner
+
+    from dataops_assets.cli.main import main
+    from dataops_assets.science.ledger import variant_label
+
+    result = CliRunner().invoke(main, ["experiment", "compare", "--snapshot", variants_snapshot.name])
+    assert result.exit_code == 0, result.output
+    default, tuned = variant_label(variant_runs["default"]), variant_label(variant_runs["tuned"][0])
+    rows = [line.split("│")[1].strip() for line in result.stdout.splitlines() if "│" in line]
+    assert rows == [default, tuned]
+    legend = result.stdout.split("variants:\n", 1)[1].splitlines()[:2]
+    assert [line.split() for line in legend] == [[default, "defaults"], [tuned, "prior_strength=100.0"]]
+
+
+def test_promote_takes_a_variant_label_and_the_champion_serves_with_its_parameters(
+    variant_runs, variants_snapshot, cold, testing_env
+):
+    from click.testing import CliRunner
+
+    from dataops_assets.cli.main import main
+    from dataops_assets.resources.factory import hot_store
+    from dataops_assets.science.ledger import variant_label
+    from dataops_assets.science.promotion import promote
+
+    default, (tuned, latest) = variant_runs["default"], variant_runs["tuned"]
+    labels = f"{variant_label(default)}, {variant_label(tuned)}"
+    args = ["experiment", "promote", "--snapshot", variants_snapshot.name, "--model"]
+    ambiguous = CliRunner().invoke(main, [*args, "baseline"])
+    assert ambiguous.exit_code == 1
+    assert ambiguous.stderr == (
+        f"error: promotion refused: baseline names 2 variants on snapshot {variants_snapshot.name}: "
+        f"{labels}; promote one by its label\n"
+    )
+
+    # Any prefix of the params hash that names one variant will do; the record holds the full label.
+    promotion = promote(
+        cold, hot_store(testing_env), variants_snapshot, f"baseline@{tuned['params_hash'][:5]}"
+    )
+    assert promotion["label"] == variant_label(tuned) and promotion["ledger_key"] == latest["ledger_key"]
+    assert promotion["params"] == tuned["params"] and promotion["params_hash"] == tuned["params_hash"]
+
+    # The serving group now scores with this variant's fitted model, not the default one.
+    day = DAYS[-1]
+    served = [r[6] for r in _serve(testing_env, day)]
+    assert np.allclose(served, _predicted(cold, tuned, day), rtol=0, atol=1e-12)
+    assert not np.allclose(served, _predicted(cold, default, day), rtol=0, atol=1e-6)
+
+
+def test_a_variant_scored_on_other_test_rows_is_marked_in_compare_and_refused_by_promote(
+    variant_runs, variants_snapshot, cold, testing_env
+):
+    from dataops_assets.resources.factory import hot_store
+    from dataops_assets.science.ledger import variant_label
+    from dataops_assets.science.promotion import OtherTestRows, champion, promote, standings
+    from dataops_assets.science.runner import run_experiment
+
+    hot = hot_store(testing_env)
+    if champion(cold, variants_snapshot.id) is None:  # the promotion test above crowns the tuned variant
+        promote(cold, hot, variants_snapshot, variant_label(variant_runs["tuned"][0]))
+    run_experiment(testing_env, variants_snapshot.name, "climatology", test_fraction=0.5)
+
+    _, table = standings(cold, variants_snapshot)
+    by_label = {s.label: s for s in table}
+    assert "not scored on the same test rows" in by_label["climatology"].not_comparable
+    assert by_label["climatology"].difference is None
+    assert by_label[variant_label(variant_runs["default"])].difference is not None  # the rest still compare
+    with pytest.raises(OtherTestRows, match="not scored on the same test rows"):
+        promote(cold, hot, variants_snapshot, "climatology")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from dataops_assets.cli.common import environment, fail
@@ -21,6 +23,49 @@ def _snapshot(name: str):
         fail(str(error))
 
 
+def _param_value(text: str) -> object:
+    """JSON when it parses (0.1, 300, false, ["carrier"]), else the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_params(pairs: tuple[str, ...]) -> dict:
+    """`--param KEY=VALUE` options as overrides; fails in one line on a malformed or repeated one."""
+    params = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key:
+            fail(f"--param expects KEY=VALUE, got {pair!r}")
+        if key in params:
+            fail(f"--param {key} given twice")
+        params[key] = _param_value(value)
+    return params
+
+
+def changed_params(record: dict) -> dict:
+    """The run's parameters that differ from its model's defaults (and the default test fraction)."""
+    from dataops_assets.science.features import DEFAULT_TEST_FRACTION
+    from dataops_assets.science.models import default_params
+
+    defaults = default_params(record["model"]) | {"test_fraction": DEFAULT_TEST_FRACTION}
+    return {key: value for key, value in record["params"].items() if defaults.get(key) != value}
+
+
+def _listed(params: dict) -> str:
+    return ", ".join(f"{key}={json.dumps(value)}" for key, value in params.items()) or "defaults"
+
+
+def _print_variants(table) -> None:
+    """Under the table, what each variant changed, once a model has several or a run has overrides."""
+    changed = {s.label: changed_params(s.record) for s in table}
+    if any("@" in label or params for label, params in changed.items()):
+        click.echo("variants:")
+        for label, params in changed.items():
+            click.echo(f"  {label:<28} {_listed(params)}")
+
+
 @click.group()
 def experiment() -> None:
     """Reproducible experiments on frozen snapshots, and the champion/challenger gate."""
@@ -29,20 +74,34 @@ def experiment() -> None:
 @experiment.command("run")
 @click.option("--snapshot", "snapshot_name", required=True, help="Snapshot name (dataops snapshot list).")
 @click.option("--model", required=True, help="climatology, baseline or gradient_boosting.")
+@click.option(
+    "--param",
+    "pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override one of the model's parameters; VALUE is JSON when it parses (0.1, 300, false, "
+    '["carrier"]), else a string. Repeatable.',
+)
 @click.option("--seed", type=int, default=None, help="Seed (default 2013).")
 @click.option(
     "--test-fraction", type=float, default=None, help="Share of the last days held out (default 0.25)."
 )
-def experiment_run(snapshot_name: str, model: str, seed: int | None, test_fraction: float | None) -> None:
+def experiment_run(
+    snapshot_name: str, model: str, pairs: tuple[str, ...], seed: int | None, test_fraction: float | None
+) -> None:
     """Run the science assets for MODEL on SNAPSHOT as one Dagster run; record it in the ledger."""
-    from dataops_assets.science.models import UnknownModel
+    from dataops_assets.science.ledger import variant_label
+    from dataops_assets.science.models import ModelError
     from dataops_assets.science.runner import ExperimentFailed, run_experiment
     from dataops_assets.science.snapshots import SnapshotError
 
     env = environment()
+    params = parse_params(pairs)
     try:
-        record = run_experiment(env, snapshot_name, model, seed, test_fraction, echo=click.echo)
-    except (SnapshotError, UnknownModel, ExperimentFailed) as error:
+        record = run_experiment(
+            env, snapshot_name, model, params, seed=seed, test_fraction=test_fraction, echo=click.echo
+        )
+    except (SnapshotError, ModelError, ExperimentFailed) as error:
         fail(str(error))
     split = record["split"]
     click.echo(
@@ -54,6 +113,8 @@ def experiment_run(snapshot_name: str, model: str, seed: int | None, test_fracti
     steps = sorted(record["timings_s"].items(), key=lambda item: STEPS.index(item[0]))
     timings = ", ".join(f"{step} {seconds:.2f} s" for step, seconds in steps)
     click.echo(f"timings: {timings}")
+    if params:
+        click.echo(f"params: {_listed(changed_params(record))} (variant {variant_label(record)})")
     code = record["code"]
     click.echo(
         f"ledger: {record['ledger_key']} (experiment {record['experiment_key'][:12]}, "
@@ -85,7 +146,9 @@ def experiment_compare(snapshot_name: str) -> None:
         out.add_column(column, justify="left" if column in ("model", "verdict", "ledger") else "right")
     for s in table:
         m = s.record["metrics"]
-        if s.difference is None:
+        if s.not_comparable:
+            delta, ci, verdict = "—", "—", "not comparable: other test rows"
+        elif s.difference is None:
             delta, ci, verdict = "—", "—", "champion"
         else:
             d = s.difference
@@ -96,7 +159,7 @@ def experiment_compare(snapshot_name: str) -> None:
                 else ("significantly worse" if d.low > 0 else "no significant difference")
             )
         out.add_row(
-            s.model,
+            s.label,
             *(f"{m[k]:.4f}" for k in METRICS),
             delta,
             ci,
@@ -104,15 +167,21 @@ def experiment_compare(snapshot_name: str) -> None:
             s.record["ledger_key"].rsplit("/", 1)[-1],
         )
     Console(width=200).print(out)
+    _print_variants(table)
     if crowned:
-        click.echo(f"champion: {crowned['model']} (promoted {crowned['promoted_at']})")
+        click.echo(f"champion: {crowned['label']} (promoted {crowned['promoted_at']})")
     else:
         click.echo("no champion yet: the first promotion must beat the no-skill reference (climatology)")
 
 
 @experiment.command("promote")
 @click.option("--snapshot", "snapshot_name", required=True, help="Snapshot name.")
-@click.option("--model", required=True, help="The challenger: a model with a run on SNAPSHOT.")
+@click.option(
+    "--model",
+    required=True,
+    help="The challenger, as compare labels it: a model with one variant on SNAPSHOT, "
+    "or MODEL@PARAMS_HASH_PREFIX.",
+)
 def experiment_promote(snapshot_name: str, model: str) -> None:
     """Make MODEL the champion on SNAPSHOT only if it beats the champion significantly; publish its predictions."""
     from dataops_assets.resources.factory import hot_store
@@ -124,9 +193,9 @@ def experiment_promote(snapshot_name: str, model: str) -> None:
     except PromotionRefused as error:
         fail(f"promotion refused: {error}")
     d, published = promotion["difference"], promotion["published"]
-    versus = promotion["versus"]["model"]
+    versus = promotion["versus"]["label"]
     click.echo(
-        f"promoted {model} on {snapshot_name}: {promotion['metric']} {d['mean']:+.5f} vs {versus}, "
+        f"promoted {promotion['label']} on {snapshot_name}: {promotion['metric']} {d['mean']:+.5f} vs {versus}, "
         f"95% CI [{d['low']:+.5f}, {d['high']:+.5f}] over {d['rows']:,} test flights"
     )
     click.echo(

@@ -1,9 +1,9 @@
 """The `science` group: an experiment on one snapshot with one model, as five assets.
 
 features -> split -> model -> predictions -> evaluation. The experiment resource (snapshot, model,
-seed, test fraction) is set in the run's config, so the same assets serve every experiment; the
-evaluation records the run in the ledger and emits its metrics as numeric metadata, which the
-Dagster UI plots across runs. Not part of the daily job: experiments are run on purpose.
+parameter overrides, seed, test fraction) is set in the run's config, so the same assets serve every
+experiment; the evaluation records the run in the ledger and emits its metrics as numeric metadata,
+which the Dagster UI plots across runs. Not part of the daily job: experiments are run on purpose.
 """
 
 import contextlib
@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
@@ -21,8 +21,8 @@ from dataops_assets.pillars.metadata import markdown_table
 from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.science import ledger
 from dataops_assets.science.evaluation import GATE_METRIC, judged_rows, metrics
-from dataops_assets.science.features import KEY, TARGET, build_features, split_by_date
-from dataops_assets.science.models import MODELS, UnknownModel, make_model
+from dataops_assets.science.features import DEFAULT_TEST_FRACTION, KEY, TARGET, build_features, split_by_date
+from dataops_assets.science.models import MODELS, ModelError, make_model
 from dataops_assets.science.snapshots import SnapshotError, load_snapshot
 
 if TYPE_CHECKING:  # pandas is imported where used: the code location loads without it
@@ -39,8 +39,14 @@ class Experiment(dg.ConfigurableResource):
 
     snapshot: str = Field(description="Snapshot name (dataops snapshot list)")
     model: str = Field(description=f"One of: {', '.join(MODELS)}")
+    # A Map(str, Any) in run config: each value keeps its YAML/JSON type, checked against the default's.
+    params: dict[str, Any] = Field(
+        default={}, description="Overrides of the model's default parameters, e.g. {learning_rate: 0.1}"
+    )
     seed: int = Field(2013, description="Seeds every random choice of the model")
-    test_fraction: float = Field(0.25, gt=0, lt=1, description="Share of the snapshot's last days held out")
+    test_fraction: float = Field(
+        DEFAULT_TEST_FRACTION, gt=0, lt=1, description="Share of the snapshot's last days held out"
+    )
 
 
 @dataclass
@@ -77,10 +83,10 @@ class Scored:
 
 @contextlib.contextmanager
 def _as_failure():
-    """A snapshot or model the experiment cannot use fails the step with its one-line reason."""
+    """A snapshot, model or parameters the experiment cannot use fail the step with a one-line reason."""
     try:
         yield
-    except (SnapshotError, UnknownModel) as error:
+    except (SnapshotError, ModelError) as error:
         raise dg.Failure(str(error)) from None
 
 
@@ -135,7 +141,7 @@ def model(experiment: Experiment, split: Stage) -> dg.Output:
     """The model trained on the training days."""
     started = time.perf_counter()
     with _as_failure():
-        trained = make_model(experiment.model)
+        trained = make_model(experiment.model, experiment.params)
     trained.fit(split.frame[split.frame["split"] == "train"], experiment.seed)
     stage = split.then("train", started)
     params = trained.params | {"test_fraction": experiment.test_fraction}

@@ -23,6 +23,7 @@ WEATHER = ["temp", "dewp", "humid", "wind_speed", "wind_gust", "precip", "pressu
 PLANE = {"plane_year": "year", "seats": "seats", "engines": "engines"}
 NUMERIC = ["dep_hour", "day_of_week", "distance", *WEATHER, *PLANE]
 TARGET = "late"
+DEFAULT_TEST_FRACTION = 0.25  # share of a snapshot's last days held out
 
 
 def _columns(alias: str, names: dict[str, str], available: bool) -> str:

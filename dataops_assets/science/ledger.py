@@ -123,5 +123,18 @@ def runs(cold_storage: ColdStorage, snapshot_id: str) -> list[dict]:
     return [json.loads(cold_storage.get_bytes(k)) | {"ledger_key": k} for k in keys if k.endswith(".json")]
 
 
-def latest_by_model(records: list[dict]) -> dict[str, dict]:
-    return {r["model"]: r for r in records}  # oldest first, so the last one of each model wins
+VARIANT_PREFIX = 8  # hex digits of the params hash in a variant's label
+
+
+def variant(record: dict) -> tuple[str, str]:
+    """What a run is a candidate of: its model and its parameters (by hash, test fraction included)."""
+    return record["model"], record["params_hash"]
+
+
+def variant_label(record: dict) -> str:
+    return f"{record['model']}@{record['params_hash'][:VARIANT_PREFIX]}"
+
+
+def latest_by_variant(records: list[dict]) -> dict[tuple[str, str], dict]:
+    """Each variant's latest run: two parameter sets of one model are two candidates."""
+    return {variant(r): r for r in records}  # oldest first, so the last one of each variant wins

@@ -21,7 +21,15 @@ if TYPE_CHECKING:  # pandas and numpy are imported where used: the code location
     import pandas as pd
 
 
-class UnknownModel(ValueError):
+class ModelError(ValueError):
+    """A model or parameters an experiment cannot use; the message says which."""
+
+
+class UnknownModel(ModelError):
+    pass
+
+
+class InvalidParams(ModelError):
     pass
 
 
@@ -144,7 +152,39 @@ MODELS = {"climatology": Climatology, "baseline": HistoricalRate, "gradient_boos
 REFERENCE_MODEL = "climatology"
 
 
-def make_model(name: str):
+def _model_class(name: str) -> type:
     if name not in MODELS:
         raise UnknownModel(f"unknown model {name!r}; models: {', '.join(MODELS)}")
-    return MODELS[name]()
+    return MODELS[name]
+
+
+def default_params(name: str) -> dict:
+    return _model_class(name)().params
+
+
+def _checked(name: str, key: str, value: object, default: object) -> object:
+    """`value` if it has the default's type; an int where the default is a float becomes that float."""
+    if type(value) is int and type(default) is float:
+        return float(value)  # 20 and 20.0 are the same parameters, with the same hash
+    if type(value) is not type(default):
+        raise InvalidParams(
+            f"{name} parameter {key} must be {type(default).__name__} like its default {default!r}, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def resolve_params(name: str, overrides: dict) -> dict:
+    """The model's default parameters with `overrides` applied, each checked against its default."""
+    defaults = default_params(name)
+    unknown = [key for key in overrides if key not in defaults]
+    if unknown:
+        raise InvalidParams(
+            f"{name} has no parameter {', '.join(map(repr, unknown))}; "
+            f"its parameters: {', '.join(defaults) or 'none'}"
+        )
+    return defaults | {key: _checked(name, key, value, defaults[key]) for key, value in overrides.items()}
+
+
+def make_model(name: str, overrides: dict | None = None):
+    return _model_class(name)(params=resolve_params(name, overrides or {}))

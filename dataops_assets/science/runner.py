@@ -15,6 +15,7 @@ def run_experiment(
     env: Environment,
     snapshot: str,
     model: str,
+    params: dict | None = None,
     seed: int | None = None,
     test_fraction: float | None = None,
     echo=lambda _: None,
@@ -27,8 +28,9 @@ def run_experiment(
 
     storage = cold_storage(env)
     frozen = load_snapshot(storage, snapshot)  # fail fast, before a run is started, on a bad name
-    make_model(model)
+    make_model(model, params)  # and on an unknown model, parameter or a parameter's type
     settings = {"snapshot": snapshot, "model": model}
+    settings |= {"params": params} if params else {}
     settings |= {"seed": seed} if seed is not None else {}
     settings |= {"test_fraction": test_fraction} if test_fraction is not None else {}
 

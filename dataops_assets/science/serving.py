@@ -62,6 +62,7 @@ def build_champion_predictions_asset(
             raise dg.Failure(str(error)) from None
         current = Snapshot("current", fingerprint(content), dt.datetime.now(dt.UTC).isoformat(), content)
         frame = build_features(cold_storage, current)
+        # The fitted model the champion's own run stored: exactly the promoted variant's parameters.
         fitted = ledger.read_model(cold_storage, champion["model_artifact"])
         scored = frame.assign(
             model=champion["model"],
@@ -73,7 +74,10 @@ def build_champion_predictions_asset(
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": published["rows"],
-                "champion": champion["model"],
+                "champion": champion.get("label", champion["model"]),
+                # Promotions recorded before variants existed hold no parameters.
+                "params": dg.MetadataValue.json(champion.get("params", {})),
+                "params_hash": str(champion.get("params_hash")),
                 "trained_on_snapshot": champion["snapshot"]["name"],
                 "promoted_at": champion["promoted_at"],
                 "mean_predicted": float(scored["predicted"].mean()),
