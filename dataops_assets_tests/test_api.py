@@ -320,7 +320,7 @@ def test_the_api_role_reads_in_read_only_transactions(served_postgres):
     import psycopg
 
     from dataops_assets.pillars.serving.api.queries import QueryError
-    from dataops_assets.pillars.serving.api.reader import PostgresHotReader
+    from dataops_assets.pillars.serving.api.reader import PostgresHotReader, StoreUnavailable
     from dataops_assets_tests.services import login_as
 
     reader = PostgresHotReader(login_as(served_postgres.store.dsn, served_postgres.store.readonly_role))
@@ -333,3 +333,9 @@ def test_the_api_role_reads_in_read_only_transactions(served_postgres):
         session.fetch('SELECT 1 FROM "carrier_origin_daily" WHERE flight_date = %s', ["2013-02-30"])
     with reader.session() as session:
         assert session.catalog()["carrier_origin_daily"]["rows"] == len(EXPECTED)
+    # a read over the statement timeout is a 503 that says so, and the connection reads on
+    slow = PostgresHotReader(reader.dsn, statement_timeout_ms=50)
+    with pytest.raises(StoreUnavailable, match="did not answer within 0.05 s"), slow.session() as session:
+        session.fetch("SELECT pg_sleep(1)", [])
+    with slow.session() as session:
+        assert session.fetch("SELECT 1", []) == [(1,)]

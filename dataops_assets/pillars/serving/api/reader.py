@@ -259,6 +259,10 @@ class PostgresHotReader:
             raise StoreUnavailable(
                 f"the hot store has no catalog yet ({self.schema_name}.{CATALOG}): run `dataops env apply`"
             ) from None
+        except psycopg.errors.QueryCanceled:  # the statement timeout: the connection is still good
+            raise StoreUnavailable(
+                f"the hot store did not answer within {self.statement_timeout_ms / 1000:g} s"
+            ) from None
         except psycopg.OperationalError as error:  # the server went away: reconnect on the next request
             con.close()
             raise StoreUnavailable(f"the hot store stopped answering ({str(error).strip()[:200]})") from None
