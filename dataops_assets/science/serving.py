@@ -13,7 +13,7 @@ import dagster as dg
 from dataops_assets.integrity import fingerprint
 from dataops_assets.partitions import partition_keys
 from dataops_assets.pillars.metadata import markdown_table
-from dataops_assets.pillars.serving.assets import HOT_AUTOMATION, HOT_FRESHNESS, HOT_STORE_POOL
+from dataops_assets.pillars.serving.assets import hot_table_policy
 from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.resources.hot_store import HotStore
 from dataops_assets.science import ledger
@@ -34,16 +34,11 @@ def build_champion_predictions_asset(
 ) -> dg.AssetsDefinition:
     @dg.asset(
         key=champion_predictions_key(),
-        group_name="serving",
         deps=[dg.AssetKey(["raw", name]) for name in SCORED_DATASETS],
         description="P(arrives more than 15 minutes late) for every flight of the day, scored by the "
         "promoted champion model (`dataops experiment promote`) and served from the hot store as "
         f"`{PREDICTIONS_TABLE}`.",
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=HOT_STORE_POOL,
-        freshness_policy=HOT_FRESHNESS,
-        automation_condition=HOT_AUTOMATION,
+        **hot_table_policy(partitions_def),
         kinds={"scikitlearn", hot_store_kind},
     )
     def champion_predictions(

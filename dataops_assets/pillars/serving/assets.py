@@ -21,6 +21,19 @@ HOT_FRESHNESS = dg.FreshnessPolicy.time_window(
 HOT_AUTOMATION = dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window())
 
 
+def hot_table_policy(partitions_def: dg.PartitionsDefinition) -> dict:
+    """How every daily hot table is published: a range of days as one run, one writer at a time,
+    kept fresh, and published as soon as its input has new data."""
+    return {
+        "group_name": "serving",
+        "partitions_def": partitions_def,
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "pool": HOT_STORE_POOL,
+        "freshness_policy": HOT_FRESHNESS,
+        "automation_condition": HOT_AUTOMATION,
+    }
+
+
 def serving_key(table: ServedTable) -> dg.AssetKey:
     return dg.AssetKey(["serving", table.name])
 
@@ -30,15 +43,10 @@ def build_serving_asset(
 ) -> dg.AssetsDefinition:
     @dg.asset(
         key=serving_key(table),
-        group_name="serving",
         deps=[dg.AssetKey(table.model_asset_key)],
         description=f"{table.description}\n\nServed from the hot store as `{table.name}`, "
         f"published atomically per day from `{table.relation}`.",
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=HOT_STORE_POOL,
-        freshness_policy=HOT_FRESHNESS,
-        automation_condition=HOT_AUTOMATION,
+        **hot_table_policy(partitions_def),
         kinds={hot_store_kind},
         metadata={"primary_key": list(table.key)},
     )
