@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='flight_date',
-        on_schema_change='fail',
-        tags=['daily'],
-    )
-}}
+{{ config(unique_key='flight_date') }}
 
 -- Each flight in the window with the weather at its origin during its scheduled departure hour
 -- (local date + local hour; left join, so flights without an observation keep null weather)

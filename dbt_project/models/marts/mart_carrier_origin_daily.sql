@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='flight_date',
-        on_schema_change='fail',
-        tags=['daily'],
-    )
-}}
+{{ config(unique_key='flight_date') }}
 
 -- Daily on-time performance by carrier and NYC origin airport.
 -- on_time_rate = on_time_arrivals / flights: cancelled and diverted flights count as not on time.

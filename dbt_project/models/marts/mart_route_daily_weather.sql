@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='flight_date',
-        on_schema_change='fail',
-        tags=['daily'],
-    )
-}}
+{{ config(unique_key='flight_date') }}
 
 -- Daily delays per route (origin -> dest) next to the weather at the origin during the hours the
 -- route's flights were scheduled to depart. Weather is aggregated over the distinct observed

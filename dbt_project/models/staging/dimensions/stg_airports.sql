@@ -1,5 +1,3 @@
-{{ config(materialized='table', tags=['dimension']) }}
-
 select
     cast(faa as {{ dbt.type_string() }})    as airport_code,
     cast(name as {{ dbt.type_string() }})   as airport_name,

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='flight_date',
-        on_schema_change='fail',
-        tags=['daily'],
-    )
-}}
+{{ config(unique_key='flight_date') }}
 
 -- One row per (origin, local date, local hour) in the window [start_date, end_date).
 -- The date column is named flight_date, the partition key shared by every daily model.

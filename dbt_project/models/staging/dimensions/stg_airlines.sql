@@ -1,5 +1,3 @@
-{{ config(materialized='table', tags=['dimension']) }}
-
 select
     cast(carrier as {{ dbt.type_string() }})  as carrier,
     cast(name as {{ dbt.type_string() }})     as carrier_name

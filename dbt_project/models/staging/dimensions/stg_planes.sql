@@ -1,5 +1,3 @@
-{{ config(materialized='table', tags=['dimension']) }}
-
 select
     cast(tailnum as {{ dbt.type_string() }})       as tailnum,
     cast(year as {{ dbt.type_int() }})             as manufacture_year,
