@@ -1,4 +1,4 @@
-"""Snapshot creation cost as the data grows (DESIGN §7): it should stay flat.
+"""Snapshot creation cost as the data grows: it should stay flat (a snapshot copies no data).
 
 Two cold stores are built with the raw pillar's own publish code (a manifest per partition): 1× holds
 D days of flights and weather, 10× holds 10·D days with files 10× larger. A snapshot of the same

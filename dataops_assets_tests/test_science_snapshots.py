@@ -79,9 +79,9 @@ def test_every_science_command_has_help(command):
 
 @pytest.fixture(scope="module")
 def cold(pipeline_run, testing_env):
-    from dataops_assets.resources.factory import cold_storage
+    from dataops_assets.resources.factory import open_resource
 
-    return cold_storage(testing_env)
+    return open_resource(testing_env, "cold_storage")
 
 
 @pytest.fixture(scope="module")
@@ -131,12 +131,6 @@ def test_snapshots_are_immutable_and_refuse_missing_partitions(cold, frozen):
         create_snapshot(cold, "too_long", ["flights"], "2013-01-03", "2013-01-05")
     with pytest.raises(SnapshotError, match="before"):
         create_snapshot(cold, "backwards", ["flights"], WINDOW[1], WINDOW[0])
-
-
-def test_pinned_paths_lists_every_pinned_file_for_retention(cold, frozen):
-    from dataops_assets.science.snapshots import pinned_paths
-
-    assert {f["path"] for f in frozen.files} <= pinned_paths(cold)
 
 
 def _copy_cold(testing_root, target):
@@ -215,11 +209,10 @@ def rematerialized(frozen, testing_root, tmp_path):
 def test_after_rematerialization_the_snapshot_still_verifies_and_reads_the_same(cold, frozen, rematerialized):
     from dataops_assets.pillars.raw.verify import verify_cold_storage
     from dataops_assets.science.features import build_features
-    from dataops_assets.science.snapshots import create_snapshot, pinned_paths, verify_snapshot
+    from dataops_assets.science.snapshots import create_snapshot, verify_snapshot
 
     assert verify_snapshot(rematerialized, frozen).problems == []
     assert verify_cold_storage(rematerialized).problems == []
-    assert {f["path"] for f in frozen.files} <= pinned_paths(rematerialized)
     assert build_features(rematerialized, frozen).equals(build_features(cold, frozen))
     # A snapshot of the same window taken now pins the new version: a different id.
     assert create_snapshot(rematerialized, "after", DATASETS, *WINDOW).id != frozen.id

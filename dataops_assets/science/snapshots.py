@@ -171,11 +171,6 @@ def list_snapshots(cold_storage: ColdStorage) -> list[Snapshot]:
     ]
 
 
-def pinned_paths(cold_storage: ColdStorage) -> set[str]:
-    """Every cold storage key some snapshot pins: retention must never delete one of these."""
-    return {f["path"] for snapshot in list_snapshots(cold_storage) for f in snapshot.files}
-
-
 @dataclass
 class SnapshotVerification:
     files_checked: int = 0

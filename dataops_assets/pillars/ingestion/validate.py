@@ -1,7 +1,7 @@
 """Turns one partition's landing files into typed, de-duplicated rows plus a quarantine.
 
 The whole check runs inside DuckDB in one pass over each file: every declared column is read as
-text (or its native type for Parquet/JSON), cast to the declared type and given the list of reasons
+text (CSV, JSON) or turned into text (Parquet), cast to the declared type and given the list of reasons
 the row cannot land, on the way into one typed table (the text is kept only for rows with a
 problem). Rows with no reason and a first-seen primary key land; every other row goes to the
 quarantine with its reasons, its file and its position. Nothing is dropped silently:
@@ -36,7 +36,6 @@ if TYPE_CHECKING:  # imported where used: the code location loads without DuckDB
     import duckdb
 
 INTEGER_TEXT = r"^\s*[+-]?[0-9]+\s*$"
-QUARANTINE_COLUMNS = ("source_file", "record", "line", "reason", "raw")
 DUPLICATE = "duplicate primary key (an earlier row with the same key landed)"
 READER = "<reader>"  # where _load_file puts the file's reader into the checking query
 # DuckDB's own memory for one validation: beyond it, the typed table and the aggregates spill to the
@@ -251,7 +250,8 @@ def _checked_select(source: Source, partition: dt.date | None) -> str:
             f"'event date ' || CAST({row_date} AS VARCHAR) || ' is outside partition {partition}' END"
         )
     raw = ", ".join(f"{_q(c.name)} := _t{i}" for i, c in enumerate(source.columns))
-    # Parquet and JSON columns arrive typed and CSV as text: one set of casts and checks serves all.
+    # Every column is cast from its text (Parquet's typed values are cast to text first; CSV and JSON
+    # are read as text): one set of casts and checks serves every format.
     # A row's first problem wins: the partition is checked only on rows that read cleanly.
     return (
         f"SELECT $1, {', '.join(_q(c) for c in source.column_names)}, _problem, "
