@@ -12,15 +12,19 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 
 from dataops_assets.environments.loader import load_environment
 from dataops_assets.environments.model import Environment
+from dataops_assets.paths import PROJECT_DIR
 
 ADMIN_DSN = os.environ.get("DATAOPS_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 S3_VARIABLES = {
@@ -124,6 +128,22 @@ def pg_database(postgres_admin):
         yield PgDatabase(dsn, role)
 
 
+DATAOPS = str(Path(sys.executable).parent / "dataops")
+
+
+def project_with(env: Environment, root: Path) -> Path:
+    """A project directory whose environment file for `env.name` declares `env` (the rest of user space
+    links to this repository's), for running the real `dataops` command with DATAOPS_PROJECT_DIR."""
+    project = root / "project"
+    (project / "environments").mkdir(parents=True, exist_ok=True)
+    for part in ("sources", "dbt_project", "science"):
+        if (PROJECT_DIR / part).exists() and not (project / part).exists():
+            (project / part).symlink_to(PROJECT_DIR / part)
+    text = yaml.safe_dump(env.model_dump(mode="json"), sort_keys=False)
+    (project / "environments" / f"{env.name}.yaml").write_text(text)
+    return project
+
+
 def shared_environment(name: str, pg: PgDatabase, data_dir) -> Environment:
     """Environment `name` as declared, on this test's database, API role and buckets of its own."""
     env = load_environment(name)
@@ -142,13 +162,13 @@ def shared_environment(name: str, pg: PgDatabase, data_dir) -> Environment:
 def hot_store_database(admin_dsn: str):
     """A fresh database made the way `dataops env apply` makes a shared environment's hot store
     (schemas, the read-only role of its own, grants, catalog tables): yields (writer DSN, API role)."""
-    from dataops_assets.environments import infra_postgres
+    from dataops_assets.provisioning import database
 
     role = f"dataops_i3_api_{uuid.uuid4().hex[:8]}"
     with fresh_database(admin_dsn, roles=(role,)) as dsn, environ(DATAOPS_PG_DSN=dsn):
         env = load_environment("staging")
         env = env.model_copy(update={"hot_store": env.hot_store.model_copy(update={"readonly_role": role})})
-        for change in infra_postgres.inspect(env).changes:
+        for change in database.inspect(env).changes:
             if change.fix:
                 change.fix()
         yield dsn, role

@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from dataops_assets.environments.plan import apply, plan
+from dataops_assets.provisioning.plan import apply, plan
 from dataops_assets.resources.s3 import s3_client
 from dataops_assets_tests.services import shared_environment
 

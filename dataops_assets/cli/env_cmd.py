@@ -91,8 +91,8 @@ def env_render(name: str, target: Path | None) -> None:
 
 
 def _plan(name: str):
-    from dataops_assets.environments.infra_postgres import PlanError
-    from dataops_assets.environments.plan import plan
+    from dataops_assets.provisioning.changes import PlanError
+    from dataops_assets.provisioning.plan import plan
 
     e = environment(name, secrets=True)
     try:
@@ -114,7 +114,7 @@ def env_plan(name: str) -> None:
 @click.argument("name")
 def env_apply(name: str) -> None:
     """Make what exists match environment NAME's file (idempotent: a second apply changes nothing)."""
-    from dataops_assets.environments.plan import apply
+    from dataops_assets.provisioning.plan import apply
 
     current = _plan(name)
     if not current.pending:

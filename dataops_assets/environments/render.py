@@ -1,5 +1,5 @@
-"""What an environment implies for Dagster and dbt: its instance config (dagster.yaml), its dbt
-profile (profiles.yml) and its pool limits. Secrets stay references: Dagster's `{env: VAR}` and dbt's
+"""What an environment implies for Dagster and dbt: its instance config (dagster.yaml) and its dbt
+profile (profiles.yml). Secrets stay references: Dagster's `{env: VAR}` and dbt's
 `env_var('VAR')` read them where the platform runs."""
 
 from __future__ import annotations
@@ -136,9 +136,3 @@ def render_dbt_profile(env: Environment) -> str:
     target = env.warehouse.dbt_target
     profile = {"dataops": {"target": target, "outputs": {target: output}}}
     return HEADER.format(name=env.name) + yaml.safe_dump(profile, sort_keys=False, width=200)
-
-
-def apply_pool_limits(instance, env: Environment) -> None:
-    """Per-pool limits live in the instance's storage, not in dagster.yaml: set them there."""
-    for pool, limit in env.scale.pool_limits.items():
-        instance.event_log_storage.set_concurrency_slots(pool, limit)

@@ -18,12 +18,16 @@ import dagster as dg
 from dataops_assets.failpoints import failpoint
 from dataops_assets.names import checked_name
 from dataops_assets.resources import postgres
-
-CATALOG = "_published"  # one row per table: last_partition, rows, published_at
-COLUMNS = "_columns"  # each table's columns with their warehouse types (SQLite keeps only its own)
-# The catalog on PostgreSQL: `env apply` creates it, a publish keeps it current.
-PG_CATALOG_COLUMNS = "table_name text PRIMARY KEY, last_partition text, rows bigint, published_at timestamptz"
-PG_COLUMNS_COLUMNS = "table_name text, position integer, column_name text, sql_type text, PRIMARY KEY (table_name, column_name)"
+from dataops_assets.resources.hot_catalog import (
+    CATALOG,
+    COLUMNS,
+    PG_CATALOG_COLUMNS,
+    PG_COLUMNS_COLUMNS,
+    SQLITE_CATALOG_COLUMNS,
+    SQLITE_COLUMNS_COLUMNS,
+    read_catalog,
+    read_columns,
+)
 
 
 def sqlite_type(sql_type: str) -> str:
@@ -48,29 +52,6 @@ def _check_identifiers(table: str, columns: list[tuple[str, str]], date_column: 
     """Table and column names become SQL identifiers: only safe names get that far."""
     for kind, name in [("table", table), ("column", date_column)] + [("column", c) for c, _ in columns]:
         checked_name(kind, name)
-
-
-def read_catalog(con: sqlite3.Connection) -> list[dict]:
-    """The `_published` catalog: one dict per published table."""
-    try:
-        cursor = con.execute(
-            f'SELECT table_name, last_partition, rows, published_at FROM "{CATALOG}" ORDER BY table_name'
-        )
-    except sqlite3.OperationalError:  # nothing published yet
-        return []
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def read_columns(con: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
-    """A table's (name, warehouse SQL type) pairs, in order; SQLite's own types if none were recorded."""
-    with contextlib.suppress(sqlite3.OperationalError):  # published before `_columns` existed
-        recorded = con.execute(
-            f'SELECT column_name, sql_type FROM "{COLUMNS}" WHERE table_name = ? ORDER BY position', [table]
-        ).fetchall()
-        if recorded:
-            return [tuple(r) for r in recorded]
-    return [(r[1], r[2]) for r in con.execute("SELECT * FROM pragma_table_info(?)", [table])]
 
 
 def _check_unchanged(table: str, held: dict[str, int], expected: dict[str, int]) -> None:
@@ -167,18 +148,12 @@ class SQLiteHotStore(HotStore):
                     [tuple(_adapt(v) for v in r) for r in rows],
                 )
                 total, last = con.execute(f'SELECT count(*), max("{date_column}") FROM "{table}"').fetchone()
-                con.execute(
-                    f'CREATE TABLE IF NOT EXISTS "{CATALOG}" (table_name TEXT PRIMARY KEY, '
-                    "last_partition TEXT, rows INTEGER, published_at TEXT)"
-                )
+                con.execute(f'CREATE TABLE IF NOT EXISTS "{CATALOG}" ({SQLITE_CATALOG_COLUMNS})')
                 con.execute(
                     f'INSERT OR REPLACE INTO "{CATALOG}" VALUES (?, ?, ?, ?)',
                     [table, last, total, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")],
                 )
-                con.execute(
-                    f'CREATE TABLE IF NOT EXISTS "{COLUMNS}" (table_name TEXT, position INTEGER, '
-                    "column_name TEXT, sql_type TEXT, PRIMARY KEY (table_name, column_name))"
-                )
+                con.execute(f'CREATE TABLE IF NOT EXISTS "{COLUMNS}" ({SQLITE_COLUMNS_COLUMNS})')
                 con.execute(f'DELETE FROM "{COLUMNS}" WHERE table_name = ?', [table])
                 con.executemany(
                     f'INSERT INTO "{COLUMNS}" VALUES (?, ?, ?, ?)',

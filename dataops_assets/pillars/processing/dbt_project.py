@@ -9,19 +9,13 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from dataops_assets.paths import DBT_PROJECT_DIR
+from dataops_assets.resources.dbt import dbt_executable
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 SOURCE_PARTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
-
-
-def dbt_executable() -> str:
-    # The dbt installed beside this interpreter, so a venv works without being activated.
-    local = Path(sys.executable).parent / "dbt"
-    return str(local) if local.exists() else "dbt"
 
 
 def _newest_source_mtime() -> float:

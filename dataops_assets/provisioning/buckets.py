@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataops_assets.environments.model import Environment, S3Storage
-from dataops_assets.environments.plan import Part, settle
+from dataops_assets.provisioning.changes import Part, settle
 from dataops_assets.resources.s3 import endpoint_url, is_not_found, s3_client
 
 

@@ -1,9 +1,5 @@
-"""`env plan` / `env apply`: the environment's desired state against what exists, terraform-style.
-
-Each backend (local directories, S3, PostgreSQL) inspects its part and returns Changes; a Change knows
-how to carry itself out. Apply records what it made in the environment's state table, so something
-made once and later removed by hand shows as drift (!) rather than as a first creation (+).
-"""
+"""What a plan is made of: one Change per thing an environment declares, grouped in Parts (one per
+backend), and the Plan that `env plan` prints and `env apply` carries out, terraform-style."""
 
 from __future__ import annotations
 
@@ -11,10 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from dataops_assets.environments.model import Environment
-
 Action = Literal["create", "update", "noop", "drift"]
 SYMBOLS: dict[Action, str] = {"create": "+", "update": "~", "noop": "=", "drift": "!"}
+
+
+class PlanError(RuntimeError):
+    """The desired state cannot be compared (a server unreachable); the message has no password."""
 
 
 @dataclass(frozen=True)
@@ -71,29 +69,3 @@ def settle(address: str, exists: bool, applied: set[str], fix: Callable[[], None
     if address in applied:
         return Change("drift", address, f"made by apply, now missing{': ' + what if what else ''}", fix)
     return Change("create", address, what, fix)
-
-
-def plan(env: Environment) -> Plan:
-    from dataops_assets.environments import infra_local, infra_postgres, infra_s3
-
-    targets: list[str] = []
-    changes: list[Change] = []
-    postgres = infra_postgres.inspect(env)
-    applied = postgres.applied if postgres else set()
-    for part in (infra_local.inspect(env), infra_s3.inspect(env, applied), postgres):
-        if part is not None:
-            targets.append(part.target)
-            changes += part.changes
-    return Plan(env.name, targets or ["local only"], changes, postgres.record if postgres else None)
-
-
-def apply(plan_: Plan, echo=print) -> list[Change]:
-    """Carry out every pending change in order; returns what was done."""
-    done = []
-    for change in plan_.pending:
-        echo(change.line())
-        change.fix()
-        done.append(change)
-    if plan_.record and done:
-        plan_.record([c.address for c in done])
-    return done

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataops_assets.environments.model import Environment, LocalStorage
-from dataops_assets.environments.plan import Part, settle
+from dataops_assets.provisioning.changes import Part, settle
 
 
 def inspect(env: Environment) -> Part | None:

@@ -13,19 +13,13 @@ import psycopg
 from psycopg import sql
 
 from dataops_assets.environments.model import Environment, PostgresHotStore, PostgresWarehouse
-from dataops_assets.environments.plan import Change, Part, settle
+from dataops_assets.provisioning.changes import Change, Part, PlanError, settle
 from dataops_assets.resources import postgres
-from dataops_assets.resources.hot_store import CATALOG, COLUMNS, PG_CATALOG_COLUMNS, PG_COLUMNS_COLUMNS
+from dataops_assets.resources.hot_catalog import PG_CATALOG_TABLES
 
 WAREHOUSE_SCHEMAS = ("raw", "staging", "intermediate", "marts")  # raw loads, then dbt's layers
 STATE_TABLE = "public.dataops_applied"
 WRITE_PRIVILEGES = "INSERT, UPDATE, DELETE, TRUNCATE"
-# The hot store's own tables, which the API reads before anything is published.
-HOT_TABLES = {CATALOG: PG_CATALOG_COLUMNS, COLUMNS: PG_COLUMNS_COLUMNS}
-
-
-class PlanError(RuntimeError):
-    """The desired state cannot be compared (a server unreachable); the message has no password."""
 
 
 @dataclass
@@ -111,7 +105,7 @@ def _inspect_hot(con, hot: PostgresHotStore, present: set[str], applied: set[str
     else:
         changes.append(settle(role_address, attributes is not None, applied, fixes[role_address]))
 
-    for table in HOT_TABLES:
+    for table in PG_CATALOG_TABLES:
         address = f"postgres table {schema}.{table}"
         exists = con.execute("SELECT to_regclass(%s)", [f'"{schema}"."{table}"']).fetchone()[0] is not None
         changes.append(settle(address, exists, applied, fixes[address]))
@@ -178,7 +172,7 @@ def _fixes(dsn: str, want: Desired):
         f"postgres role {hot.readonly_role} (read-only API)",
         lambda: _ensure_role(dsn, hot.readonly_role),
     )
-    for table, columns in HOT_TABLES.items():
+    for table, columns in PG_CATALOG_TABLES.items():
         statement = sql.SQL("CREATE TABLE IF NOT EXISTS {}.{} (" + columns + ")").format(
             schema, sql.Identifier(table)
         )
