@@ -49,9 +49,9 @@ from pathlib import Path
 
 from bench.measure import figure
 from dataops_assets.pillars.serving.api import queries
-from dataops_assets.pillars.serving.api.datasets import DATASETS
 from dataops_assets.pillars.serving.api.reader import HotReader, PostgresHotReader, SQLiteHotReader
 from dataops_assets.resources.hot_store import HotStore, PostgresHotStore, SQLiteHotStore
+from dataops_assets.served import SERVED_TABLES
 
 TABLE = "carrier_origin_daily"
 CARRIERS = ["9E", "AA", "AS", "B6", "DL", "EV", "F9", "FL", "HA", "MQ", "OO", "UA", "US", "VX", "WN", "YV"]
@@ -129,7 +129,7 @@ def direct_latencies(
     columns = [queries.Column(name, queries.logical_type(type_)) for name, type_ in COLUMNS]
     prepared = [
         queries.to_sql(
-            queries.parse_query(DATASETS[TABLE], columns, list(p.items())), TABLE, reader.placeholder
+            queries.parse_query(SERVED_TABLES[TABLE], columns, list(p.items())), TABLE, reader.placeholder
         )
         for p in requests
     ]

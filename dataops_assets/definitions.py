@@ -18,10 +18,10 @@ from dataops_assets.pillars.processing.warehouse_load import build_warehouse_loa
 from dataops_assets.pillars.raw.assets import build_raw_asset
 from dataops_assets.pillars.serving.assets import build_serving_asset
 from dataops_assets.pillars.serving.retention import build_retention_asset
-from dataops_assets.pillars.serving.tables import SERVED_TABLES
 from dataops_assets.resources.factory import build_resources
 from dataops_assets.science.assets import SCIENCE_ASSETS, SCIENCE_RESOURCES, science_experiment
 from dataops_assets.science.serving import build_champion_predictions_asset
+from dataops_assets.served import MART_TABLES
 from dataops_assets.sources.catalog import load_sources
 
 # Single-run backfill policies and pools are what this design relies on; their beta notice is noise.
@@ -42,7 +42,7 @@ def build_definitions(env: Environment) -> dg.Definitions:
     assets += build_dbt_assets(days)
     # Kind badges in the UI name the environment's own warehouse and hot store.
     hot = env.hot_store.kind
-    assets += [build_serving_asset(table, days, hot) for table in SERVED_TABLES]
+    assets += [build_serving_asset(table, days, hot) for table in MART_TABLES]
     assets += [build_champion_predictions_asset(days, hot), *SCIENCE_ASSETS]
     assets.append(build_retention_asset(env.retention.hot_window_days, hot))
 

@@ -136,10 +136,10 @@ def sources():
 
 @pytest.fixture(scope="module")
 def served_tables():
-    from dataops_assets.pillars.serving.tables import SERVED_TABLES
+    from dataops_assets.served import MART_TABLES
 
-    assert SERVED_TABLES, "no table is served"
-    return SERVED_TABLES
+    assert MART_TABLES, "no table is served"
+    return MART_TABLES
 
 
 def _key(*path: str):

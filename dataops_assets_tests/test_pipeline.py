@@ -10,8 +10,8 @@ import pytest
 
 from dataops_assets import layout
 from dataops_assets.pillars.raw.verify import verify_cold_storage
-from dataops_assets.pillars.serving.tables import SERVED_TABLES
-from dataops_assets.resources.factory import cold_storage, hot_store, warehouse
+from dataops_assets.resources.factory import open_resource
+from dataops_assets.served import MART_TABLES
 from dataops_assets_tests.conftest import PIPELINE_DAYS
 from dataops_assets_tests.source_truth import flights_per_day, weather_per_day
 
@@ -26,7 +26,7 @@ def test_every_check_passes(pipeline_run):
 
 
 def test_cold_partitions_hold_exactly_the_source_rows(pipeline_run, testing_env):
-    storage = cold_storage(testing_env)
+    storage = open_resource(testing_env, "cold_storage")
     expected = {"flights": flights_per_day(PIPELINE_DAYS), "weather": weather_per_day(PIPELINE_DAYS)}
     for dataset, per_day in expected.items():
         for day, count in per_day.items():
@@ -51,9 +51,9 @@ def test_summary_rows_match_every_pillar(pipeline_run):
 
 def test_marts_sum_back_to_raw_rows(pipeline_run, testing_env):
     truth = flights_per_day(PIPELINE_DAYS)
-    for table in SERVED_TABLES:
+    for table in MART_TABLES:
         rows = (
-            warehouse(testing_env)
+            open_resource(testing_env, "warehouse")
             .fetch(
                 f"SELECT flight_date, sum(flights), sum(cancelled_flights) FROM {table.relation} GROUP BY 1 ORDER BY 1"
             )
@@ -64,9 +64,9 @@ def test_marts_sum_back_to_raw_rows(pipeline_run, testing_env):
 
 
 def test_hot_store_serves_the_marts_row_for_row(pipeline_run, testing_env):
-    store = hot_store(testing_env)
-    for table in SERVED_TABLES:
-        columns, _, mart_rows = warehouse(testing_env).fetch(
+    store = open_resource(testing_env, "hot_store")
+    for table in MART_TABLES:
+        columns, _, mart_rows = open_resource(testing_env, "warehouse").fetch(
             f"SELECT * FROM {table.relation} ORDER BY {', '.join(table.key)}"
         )
         with sqlite3.connect(f"file:{store.path}?mode=ro", uri=True) as con:
@@ -82,7 +82,7 @@ def test_hot_store_serves_the_marts_row_for_row(pipeline_run, testing_env):
 
 def test_on_time_rate_is_consistent(pipeline_run, testing_env):
     rows = (
-        warehouse(testing_env)
+        open_resource(testing_env, "warehouse")
         .fetch("SELECT on_time_arrivals, flights, on_time_rate FROM marts.mart_carrier_origin_daily")
         .rows
     )
@@ -91,7 +91,7 @@ def test_on_time_rate_is_consistent(pipeline_run, testing_env):
 
 
 def test_cold_storage_verifies(pipeline_run, testing_env):
-    report = verify_cold_storage(cold_storage(testing_env))
+    report = verify_cold_storage(open_resource(testing_env, "cold_storage"))
     assert report.problems == []
     assert report.manifests_checked == 2 * len(DAYS) + 3  # two daily datasets, three dimensions
 

@@ -14,7 +14,6 @@ import pytest
 
 from dataops_assets import layout
 from dataops_assets.pillars.raw.verify import verify_cold_storage
-from dataops_assets.pillars.serving.api.datasets import DATASETS
 from dataops_assets.pillars.serving.archive import archive_day, read_archive, read_archive_manifest
 from dataops_assets.pillars.serving.retention import (
     NOTHING_LOST_CHECK,
@@ -25,6 +24,7 @@ from dataops_assets.pillars.serving.retention import (
 )
 from dataops_assets.resources.cold_storage import LocalColdStorage
 from dataops_assets.resources.hot_store import PostgresHotStore, SQLiteHotStore
+from dataops_assets.served import SERVED_TABLES
 from dataops_assets_tests.api_server import CARRIER_COLUMNS, DATAOPS, DAYS, carrier_rows, publish_carriers
 
 TABLE = "carrier_origin_daily"
@@ -135,7 +135,9 @@ def test_running_retention_again_changes_nothing(slice_):
     assert again[TABLE].archived == 0 and again[TABLE].hot_before == again[TABLE].hot_after == WINDOW * 24
     # archiving the same rows again is a no-op: same content, same file, same manifest
     rows = carrier_rows([DAYS[0]])
-    assert not archive_day(cold, TABLE, DAYS[0], CARRIER_COLUMNS, rows, list(DATASETS[TABLE].key)).changed
+    assert not archive_day(
+        cold, TABLE, DAYS[0], CARRIER_COLUMNS, rows, list(SERVED_TABLES[TABLE].key)
+    ).changed
 
 
 def test_a_day_that_changed_since_it_was_read_is_not_deleted(tmp_path):

@@ -26,12 +26,12 @@ def archive() -> None:
 @archive.command("list")
 def archive_list() -> None:
     """Each served table's archived days and rows."""
-    from dataops_assets.pillars.serving.api.datasets import DATASETS
     from dataops_assets.pillars.serving.archive import archived_files
-    from dataops_assets.resources.factory import cold_storage
+    from dataops_assets.resources.factory import open_resource
+    from dataops_assets.served import SERVED_TABLES
 
-    storage = cold_storage(environment())
-    for table in DATASETS:
+    storage = open_resource(environment(), "cold_storage")
+    for table in SERVED_TABLES:
         files = archived_files(storage, table, None, None)
         days = sorted({f["day"] for f in files})
         span = f"{days[0]} .. {days[-1]}" if days else "-"
@@ -47,16 +47,16 @@ def archive_read(table: str, start: str | None, end: str | None, out: str | None
     """Read TABLE's archived rows back: a preview, or all of them into --out."""
     import duckdb
 
-    from dataops_assets.pillars.serving.api.datasets import DATASETS
     from dataops_assets.pillars.serving.archive import read_archive
-    from dataops_assets.resources.factory import cold_storage
+    from dataops_assets.resources.factory import open_resource
+    from dataops_assets.served import SERVED_TABLES
 
-    if table not in DATASETS:
-        fail(f"no served table {table!r}; served: {', '.join(DATASETS)}")
+    if table not in SERVED_TABLES:
+        fail(f"no served table {table!r}; served: {', '.join(SERVED_TABLES)}")
     if out and not out.endswith((".parquet", ".csv")):
         fail(f"--out must end in .parquet or .csv, not {out!r}")
     con = duckdb.connect()
-    rows = read_archive(con, cold_storage(environment()), table, start, end)
+    rows = read_archive(con, open_resource(environment(), "cold_storage"), table, start, end)
     if rows is None:
         fail(f"nothing of {table} is archived for {start or 'the start'} .. {end or 'the end'}")
     count = rows.count("*").fetchone()[0]

@@ -39,24 +39,12 @@ from dataops_assets.science.evaluation import (
 from dataops_assets.science.features import KEY, TARGET
 from dataops_assets.science.models import REFERENCE_MODEL, make_model
 from dataops_assets.science.snapshots import Snapshot
+from dataops_assets.served import PREDICTION_COLUMNS, PREDICTIONS
 
 if TYPE_CHECKING:  # pandas is imported where used: the code location loads without it
     import pandas as pd
 
 PROMOTIONS = "promotions"
-PREDICTIONS_TABLE = "flight_delay_predictions"
-PREDICTION_COLUMNS = [
-    ("flight_date", "DATE"),
-    ("carrier", "VARCHAR"),
-    ("flight", "INTEGER"),
-    ("origin", "VARCHAR"),
-    ("dest", "VARCHAR"),
-    ("sched_dep_time", "INTEGER"),
-    ("model", "VARCHAR"),
-    ("snapshot_id", "VARCHAR"),
-    ("predicted", "DOUBLE"),  # P(arrives more than 15 minutes late)
-    ("split", "VARCHAR"),  # train or test: whether the model saw this flight's outcome
-]
 
 
 class PromotionRefused(RuntimeError):
@@ -246,10 +234,10 @@ def publish_predictions(hot_store: HotStore, scored: pd.DataFrame) -> dict:
     frame = frame[[name for name, _ in PREDICTION_COLUMNS]].astype(object)
     days = sorted({d.isoformat() for d in frame["flight_date"]})
     rows = hot_store.publish(
-        PREDICTIONS_TABLE,
+        PREDICTIONS.name,
         PREDICTION_COLUMNS,
         list(frame.itertuples(index=False, name=None)),
-        "flight_date",
+        PREDICTIONS.date_column,
         days,
     )
-    return {"table": PREDICTIONS_TABLE, "rows": rows, "first_day": days[0], "last_day": days[-1]}
+    return {"table": PREDICTIONS.name, "rows": rows, "first_day": days[0], "last_day": days[-1]}

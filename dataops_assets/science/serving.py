@@ -18,15 +18,16 @@ from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.resources.hot_store import HotStore
 from dataops_assets.science import ledger
 from dataops_assets.science.features import build_features
-from dataops_assets.science.promotion import PREDICTIONS_TABLE, production_champion, publish_predictions
+from dataops_assets.science.promotion import production_champion, publish_predictions
 from dataops_assets.science.snapshots import Snapshot, SnapshotError, pin
+from dataops_assets.served import PREDICTIONS
 
 SCORED_DATASETS = ["flights", "planes", "weather"]  # what the features read
 SERVING_SPLIT = "serving"  # the `split` of a day the model scored after it was promoted
 
 
 def champion_predictions_key() -> dg.AssetKey:
-    return dg.AssetKey(["serving", PREDICTIONS_TABLE])
+    return dg.AssetKey(["serving", PREDICTIONS.name])
 
 
 def build_champion_predictions_asset(
@@ -37,7 +38,7 @@ def build_champion_predictions_asset(
         deps=[dg.AssetKey(["raw", name]) for name in SCORED_DATASETS],
         description="P(arrives more than 15 minutes late) for every flight of the day, scored by the "
         "promoted champion model (`dataops experiment promote`) and served from the hot store as "
-        f"`{PREDICTIONS_TABLE}`.",
+        f"`{PREDICTIONS.name}`.",
         **hot_table_policy(partitions_def),
         kinds={"scikitlearn", hot_store_kind},
     )

@@ -1,20 +1,16 @@
 """The `serving` group (hot): marts published into the hot store that applications read."""
 
-import datetime as dt
-
 import dagster as dg
 
 from dataops_assets.partitions import partition_keys
 from dataops_assets.pillars.metadata import markdown_table
-from dataops_assets.pillars.serving.tables import ServedTable
 from dataops_assets.resources.hot_store import HotStore
 from dataops_assets.resources.warehouse import Warehouse
+from dataops_assets.served import FRESHNESS_FAIL_WINDOW, FRESHNESS_WARN_WINDOW, ServedTable
 
 HOT_STORE_POOL = "hot_store"
-# A daily feed is expected by the next morning; past a day and a half something is stuck.
-HOT_FAIL_WINDOW = dt.timedelta(hours=36)
 HOT_FRESHNESS = dg.FreshnessPolicy.time_window(
-    fail_window=HOT_FAIL_WINDOW, warn_window=dt.timedelta(hours=26)
+    fail_window=FRESHNESS_FAIL_WINDOW, warn_window=FRESHNESS_WARN_WINDOW
 )
 
 # eager() alone only looks at the latest day; a late or re-run older day must publish too.

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field
 import dagster as dg
 
 from dataops_assets.pillars.metadata import markdown_table
-from dataops_assets.pillars.serving.api.datasets import DATASETS, Dataset
 from dataops_assets.pillars.serving.archive import archive_day, read_archive_manifest
 from dataops_assets.pillars.serving.assets import HOT_STORE_POOL
 from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.resources.hot_store import HotStore
+from dataops_assets.served import SERVED_TABLES, ServedTable
 
 RETENTION_KEY = dg.AssetKey(["serving", "hot_retention"])
 NOTHING_LOST_CHECK = "hot_rows_accounted_for"
@@ -51,7 +51,7 @@ def first_kept_day(latest: str, window_days: int) -> str:
 
 
 def retain_table(
-    dataset: Dataset, latest: str, window_days: int, hot_store: HotStore, cold_storage: ColdStorage
+    dataset: ServedTable, latest: str, window_days: int, hot_store: HotStore, cold_storage: ColdStorage
 ) -> TableRetention:
     """Archive the days of `dataset` before the window, then delete them from the hot store."""
     kept_from = first_kept_day(latest, window_days)
@@ -88,7 +88,7 @@ def apply_retention(window_days: int, hot_store: HotStore, cold_storage: ColdSto
     latest = {entry["table_name"]: entry["last_partition"] for entry in hot_store.catalog()}
     return [
         retain_table(dataset, latest[name], window_days, hot_store, cold_storage)
-        for name, dataset in DATASETS.items()
+        for name, dataset in SERVED_TABLES.items()
         if latest.get(name)
     ]
 
@@ -97,7 +97,7 @@ def build_retention_asset(window_days: int, hot_store_kind: str = "sqlite") -> d
     @dg.asset(
         key=RETENTION_KEY,
         group_name="serving",
-        deps=[dg.AssetKey(["serving", name]) for name in DATASETS],  # the marts and the predictions
+        deps=[dg.AssetKey(["serving", name]) for name in SERVED_TABLES],  # the marts and the predictions
         description=f"Keeps the last {window_days} published days of each hot table hot; older days are "
         "archived to cold storage (`archive/<table>/date=…/`, Parquet + manifest) and then deleted "
         "from the hot store.",

@@ -10,7 +10,6 @@ import orjson
 from fastapi import FastAPI, HTTPException, Path, Request, Response
 
 from dataops_assets.pillars.serving.api import queries
-from dataops_assets.pillars.serving.api.datasets import DATASETS, PREDICTIONS, Dataset
 from dataops_assets.pillars.serving.api.reader import HotReader, ReadSession, StoreUnavailable
 from dataops_assets.pillars.serving.api.schemas import (
     DatasetList,
@@ -18,7 +17,7 @@ from dataops_assets.pillars.serving.api.schemas import (
     Page,
     Problem,
 )
-from dataops_assets.pillars.serving.assets import HOT_FAIL_WINDOW
+from dataops_assets.served import FRESHNESS_FAIL_WINDOW, PREDICTIONS, SERVED_TABLES, ServedTable
 
 log = logging.getLogger("dataops.api")
 
@@ -111,7 +110,7 @@ def _freshness(name: str, entry: dict | None, now: dt.datetime) -> dict:
         "last_partition": entry["last_partition"] if entry else None,
         "published_at": published_at,
         "age_seconds": age,
-        "fresh": age is not None and age <= HOT_FAIL_WINDOW.total_seconds(),
+        "fresh": age is not None and age <= FRESHNESS_FAIL_WINDOW.total_seconds(),
     }
 
 
@@ -145,7 +144,7 @@ def create_app(reader: HotReader) -> FastAPI:
         except StoreUnavailable as error:
             store = {"backend": reader.backend, "reachable": False, "detail": str(error)}
             return _json({"status": "unavailable", "store": store, "tables": []}, status_code=503)
-        tables = [_freshness(name, catalog[name], now) for name in DATASETS if name in catalog]
+        tables = [_freshness(name, catalog[name], now) for name in SERVED_TABLES if name in catalog]
         status = "ok" if all(t["fresh"] for t in tables) else "stale"
         return _json(
             {"status": status, "store": {"backend": reader.backend, "reachable": True}, "tables": tables}
@@ -157,7 +156,7 @@ def create_app(reader: HotReader) -> FastAPI:
         listed = []
         with reader.session() as session:
             catalog = session.catalog()
-            for dataset in DATASETS.values():
+            for dataset in SERVED_TABLES.values():
                 entry = catalog.get(dataset.name)
                 columns = _columns(session, dataset.name) if entry else []
                 listed.append(
@@ -175,7 +174,7 @@ def create_app(reader: HotReader) -> FastAPI:
                 )
         return _json({"datasets": listed})
 
-    def read_page(dataset: Dataset, request: Request, not_published: str) -> Response:
+    def read_page(dataset: ServedTable, request: Request, not_published: str) -> Response:
         with reader.session() as session:
             entry = session.catalog().get(dataset.name)
             if entry is None:
@@ -206,9 +205,9 @@ def create_app(reader: HotReader) -> FastAPI:
         request: Request, name: str = Path(description="A served dataset (see `GET /datasets`).")
     ) -> Response:
         """Rows of a served dataset: filtered, ordered and paged."""
-        dataset = DATASETS.get(name)
+        dataset = SERVED_TABLES.get(name)
         if dataset is None:
-            raise HTTPException(404, f"no dataset {name[:60]!r}; served: {', '.join(DATASETS)}")
+            raise HTTPException(404, f"no dataset {name[:60]!r}; served: {', '.join(SERVED_TABLES)}")
         return read_page(dataset, request, f"{name} has not been published yet")
 
     @app.get("/predictions", **paged)

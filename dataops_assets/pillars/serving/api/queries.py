@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 
 from dataops_assets.integrity import canonical_json, fingerprint
-from dataops_assets.pillars.serving.api.datasets import Dataset
+from dataops_assets.served import ServedTable
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000  # the hard cap: a bigger `limit` is refused, not silently truncated
@@ -79,7 +79,7 @@ class Condition:
 
 @dataclass(frozen=True)
 class Query:
-    dataset: Dataset
+    dataset: ServedTable
     selected: tuple[Column, ...]
     where: tuple[Condition, ...]
     order: tuple[tuple[Column, bool], ...]  # (column, descending), made total by the dataset's key
@@ -126,7 +126,7 @@ def parse_value(column: Column, raw: str) -> object:
     raise QueryError(f"{column.name} must be {expected}, not {raw[:40]!r}")
 
 
-def _lookup(columns: dict[str, Column], name: str, dataset: Dataset, role: str) -> Column:
+def _lookup(columns: dict[str, Column], name: str, dataset: ServedTable, role: str) -> Column:
     if name not in columns:
         raise QueryError(
             f"unknown {role} {name[:60]!r} for {dataset.name}; columns: {', '.join(columns)}"
@@ -142,7 +142,7 @@ def _single(params: list[tuple[str, str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def parse_query(dataset: Dataset, table_columns: list[Column], params: list[tuple[str, str]]) -> Query:
+def parse_query(dataset: ServedTable, table_columns: list[Column], params: list[tuple[str, str]]) -> Query:
     """Validate a request's query parameters against the table's columns."""
     columns = {c.name: c for c in table_columns}
 

@@ -25,7 +25,7 @@ from typing import Protocol
 
 from dataops_assets.environments.model import Environment, PostgresHotStore
 from dataops_assets.pillars.serving.api.queries import QueryError
-from dataops_assets.resources.hot_store import CATALOG, COLUMNS, read_catalog, read_columns
+from dataops_assets.resources.hot_catalog import CATALOG, COLUMNS, read_catalog, read_columns
 
 
 class StoreUnavailable(RuntimeError):
