@@ -30,7 +30,7 @@ def testing_env(testing_root):
 @pytest.fixture(scope="session")
 def pipeline_run(testing_env):
     """The main job for PIPELINE_DAYS, run once for the whole session."""
-    from dataops_assets.cli.pipeline import run_pipeline
+    from dataops_assets.runs.pipeline import run_pipeline
 
     outcome = run_pipeline(testing_env, PIPELINE_DAYS, echo=lambda *_: None)
     assert outcome.success, outcome.failure

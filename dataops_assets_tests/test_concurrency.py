@@ -18,8 +18,8 @@ import duckdb
 import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 
-from dataops_assets.cli.run_guard import PID_TAG, PipelineBusy, pipeline_lock, reclaim_dead_runs, run_tags
 from dataops_assets.resources.warehouse import DuckDBWarehouse, WarehouseBusy
+from dataops_assets.runs.guard import PID_TAG, PipelineBusy, pipeline_lock, reclaim_dead_runs, run_tags
 
 HOLD_LOCK = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(float(sys.argv[2]))"
 
@@ -61,7 +61,7 @@ def test_a_warehouse_writer_waits_for_the_other_process_to_let_go(warehouse_file
 
 
 HOLD_PIPELINE_LOCK = (
-    "import sys, time, pathlib; from dataops_assets.cli.run_guard import pipeline_lock\n"
+    "import sys, time, pathlib; from dataops_assets.runs.guard import pipeline_lock\n"
     "with pipeline_lock(pathlib.Path(sys.argv[1]), 'days 2013-01-01..2013-01-02'):\n"
     "    print('held', flush=True); time.sleep(60)"
 )

@@ -15,7 +15,7 @@ from dataops_assets.partitions import daily_partitions
 from dataops_assets.pillars.ingestion.assets import build_ingestion_asset
 from dataops_assets.pillars.ingestion.validate import RefusedFile, validate_partition
 from dataops_assets.pillars.raw.assets import build_raw_asset
-from dataops_assets.resources.factory import build_resources, cold_storage
+from dataops_assets.resources.factory import build_resources, open_resource
 from dataops_assets.sources.catalog import get_source
 from dataops_assets.sources.replay import replay_nycflights13
 from dataops_assets_tests.source_truth import flights_per_day
@@ -131,7 +131,7 @@ def test_rerunning_a_day_with_a_bad_file_is_idempotent(testing_env, tmp_path, mo
     days = daily_partitions(testing_env)
     assets = [build_ingestion_asset(source, days), build_raw_asset(source, days)]
     resources = build_resources(testing_env)
-    storage = cold_storage(testing_env)
+    storage = open_resource(testing_env, "cold_storage")
 
     manifests = []
     for _ in range(2):

@@ -32,9 +32,9 @@ def test_the_paired_bootstrap_sees_a_real_difference_and_not_a_null_one():
 
 @pytest.fixture(scope="module")
 def cold(pipeline_run, testing_env):
-    from dataops_assets.resources.factory import cold_storage
+    from dataops_assets.resources.factory import open_resource
 
-    return cold_storage(testing_env)
+    return open_resource(testing_env, "cold_storage")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def frozen(cold):
 
 @pytest.fixture(scope="module")
 def runs(testing_env, frozen):
-    from dataops_assets.science.runner import run_experiment
+    from dataops_assets.runs.experiment import run_experiment
 
     return {
         "baseline": [run_experiment(testing_env, frozen.name, "baseline") for _ in range(2)],
@@ -90,7 +90,7 @@ def test_metrics_are_numeric_asset_metadata_the_ui_can_plot(runs):
 def test_the_experiment_reproduces_after_a_pinned_partition_is_rematerialized(
     runs, frozen, testing_root, tmp_path, monkeypatch, testing_env
 ):
-    from dataops_assets.science.runner import run_experiment
+    from dataops_assets.runs.experiment import run_experiment
     from dataops_assets_tests.test_science_snapshots import _copy_cold, _parquet, _republish
 
     copy = _copy_cold(testing_root, tmp_path)
@@ -106,19 +106,20 @@ def test_the_experiment_reproduces_after_a_pinned_partition_is_rematerialized(
 
 
 def test_the_gate_refuses_a_weak_challenger_and_promotes_a_better_one(runs, cold, frozen, testing_env):
-    from dataops_assets.resources.factory import hot_store
-    from dataops_assets.science.promotion import PREDICTIONS_TABLE, PromotionRefused, promote, standings
+    from dataops_assets.resources.factory import open_resource
+    from dataops_assets.science.promotion import PromotionRefused, promote, standings
+    from dataops_assets.served import PREDICTIONS
 
-    hot = hot_store(testing_env)
+    hot = open_resource(testing_env, "hot_store")
     # No champion yet: the weak model is no better than knowing nothing.
     with pytest.raises(PromotionRefused, match=r"climatology is not significantly better than the no-skill"):
         promote(cold, hot, frozen, "climatology")
-    assert hot.count_by_date(PREDICTIONS_TABLE, "flight_date", DAYS) == {}
+    assert hot.count_by_date(PREDICTIONS.name, "flight_date", DAYS) == {}
 
     promotion = promote(cold, hot, frozen, "baseline")
     assert promotion["difference"]["high"] < 0
     assert promotion["published"]["rows"] == 842 + 943 + 914
-    assert hot.count_by_date(PREDICTIONS_TABLE, "flight_date", DAYS) == dict(
+    assert hot.count_by_date(PREDICTIONS.name, "flight_date", DAYS) == dict(
         zip(DAYS, [842, 943, 914], strict=True)
     )
 
@@ -150,7 +151,7 @@ def test_compare_prints_every_model_against_the_champion(runs, frozen):
 
 
 def test_an_experiment_the_snapshot_cannot_serve_fails_in_one_line(cold, testing_env):
-    from dataops_assets.science.runner import ExperimentFailed, run_experiment
+    from dataops_assets.runs.experiment import ExperimentFailed, run_experiment
     from dataops_assets.science.snapshots import create_snapshot
 
     create_snapshot(cold, "one_day", ["flights"], DAYS[0], DAYS[0])
@@ -166,13 +167,13 @@ def _serve(testing_env, day: str) -> list[tuple]:
 
     import dagster as dg
 
-    from dataops_assets.resources.factory import build_resources, hot_store
+    from dataops_assets.resources.factory import build_resources, open_resource
     from dataops_assets.science.serving import build_champion_predictions_asset
 
     asset = build_champion_predictions_asset(dg.DailyPartitionsDefinition(start_date=DAYS[0]))
     result = dg.materialize([asset], partition_key=day, resources=build_resources(testing_env))
     assert result.success
-    with sqlite3.connect(f"file:{hot_store(testing_env).path}?mode=ro", uri=True) as con:
+    with sqlite3.connect(f"file:{open_resource(testing_env, 'hot_store').path}?mode=ro", uri=True) as con:
         return con.execute(
             "SELECT carrier, flight, origin, sched_dep_time, model, split, predicted FROM flight_delay_predictions "
             "WHERE flight_date = ? ORDER BY carrier, flight, origin, sched_dep_time",
@@ -189,11 +190,11 @@ def _predicted(cold, record: dict, day: str) -> np.ndarray:
 
 
 def test_the_serving_group_scores_new_days_with_the_champion(runs, cold, frozen, testing_env):
-    from dataops_assets.resources.factory import hot_store
+    from dataops_assets.resources.factory import open_resource
     from dataops_assets.science.promotion import production_champion, promote
 
     if (production_champion(cold) or {}).get("model") != "baseline":  # the gate test may have crowned it
-        promote(cold, hot_store(testing_env), frozen, "baseline")
+        promote(cold, open_resource(testing_env, "hot_store"), frozen, "baseline")
     day = DAYS[-1]
     served = _serve(testing_env, day)
     assert len(served) == 914 and {(r[4], r[5]) for r in served} == {("baseline", "serving")}
@@ -240,8 +241,8 @@ def variant_runs(testing_env, cold, variants_snapshot):
     from click.testing import CliRunner
 
     from dataops_assets.cli.main import main
+    from dataops_assets.runs.experiment import run_experiment
     from dataops_assets.science import ledger
-    from dataops_assets.science.runner import run_experiment
 
     default = run_experiment(testing_env, variants_snapshot.name, "baseline")
     tuned = run_experiment(testing_env, variants_snapshot.name, "baseline", TUNED)
@@ -279,8 +280,8 @@ def test_an_unknown_parameter_or_a_wrong_type_is_refused_before_a_run_starts(tes
     from click.testing import CliRunner
 
     from dataops_assets.cli.main import main
+    from dataops_assets.runs.experiment import run_experiment
     from dataops_assets.science.models import InvalidParams
-    from dataops_assets.science.runner import run_experiment
 
     with dg.DagsterInstance.get() as instance:
         runs_before = instance.get_runs_count()
@@ -325,7 +326,7 @@ def test_promote_takes_a_variant_label_and_the_champion_serves_with_its_paramete
     from click.testing import CliRunner
 
     from dataops_assets.cli.main import main
-    from dataops_assets.resources.factory import hot_store
+    from dataops_assets.resources.factory import open_resource
     from dataops_assets.science.ledger import variant_label
     from dataops_assets.science.promotion import promote
 
@@ -341,7 +342,10 @@ def test_promote_takes_a_variant_label_and_the_champion_serves_with_its_paramete
 
     # Any prefix of the params hash that names one variant will do; the record holds the full label.
     promotion = promote(
-        cold, hot_store(testing_env), variants_snapshot, f"baseline@{tuned['params_hash'][:5]}"
+        cold,
+        open_resource(testing_env, "hot_store"),
+        variants_snapshot,
+        f"baseline@{tuned['params_hash'][:5]}",
     )
     assert promotion["label"] == variant_label(tuned) and promotion["ledger_key"] == latest["ledger_key"]
     assert promotion["params"] == tuned["params"] and promotion["params_hash"] == tuned["params_hash"]
@@ -356,12 +360,12 @@ def test_promote_takes_a_variant_label_and_the_champion_serves_with_its_paramete
 def test_a_variant_scored_on_other_test_rows_is_marked_in_compare_and_refused_by_promote(
     variant_runs, variants_snapshot, cold, testing_env
 ):
-    from dataops_assets.resources.factory import hot_store
+    from dataops_assets.resources.factory import open_resource
+    from dataops_assets.runs.experiment import run_experiment
     from dataops_assets.science.ledger import variant_label
     from dataops_assets.science.promotion import OtherTestRows, champion, promote, standings
-    from dataops_assets.science.runner import run_experiment
 
-    hot = hot_store(testing_env)
+    hot = open_resource(testing_env, "hot_store")
     if champion(cold, variants_snapshot.id) is None:  # the promotion test above crowns the tuned variant
         promote(cold, hot, variants_snapshot, variant_label(variant_runs["tuned"][0]))
     run_experiment(testing_env, variants_snapshot.name, "climatology", test_fraction=0.5)

@@ -1,23 +1,26 @@
 """A staging-shaped environment end to end — S3 landing and cold storage (moto), PostgreSQL warehouse
 and hot store, Dagster's own storage in PostgreSQL — for the same days as the DuckDB session run,
-and parity: its marts equal DuckDB's row for row."""
+and parity: its marts equal DuckDB's row for row. Then the science track on it: a snapshot, an
+experiment and a promotion through the real `dataops` command, publishing into the PostgreSQL hot store."""
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
 import math
+import os
+import subprocess
 
 import psycopg
 import pytest
 
-from dataops_assets.cli.pipeline import run_pipeline
-from dataops_assets.environments.plan import apply, plan
 from dataops_assets.pillars.raw.verify import verify_cold_storage
-from dataops_assets.pillars.serving.tables import SERVED_TABLES
+from dataops_assets.provisioning.plan import apply, plan
 from dataops_assets.resources.factory import open_resource
+from dataops_assets.runs.pipeline import run_pipeline
+from dataops_assets.served import MART_TABLES
 from dataops_assets_tests.conftest import PIPELINE_DAYS
-from dataops_assets_tests.services import environ, shared_environment
+from dataops_assets_tests.services import DATAOPS, environ, project_with, shared_environment
 from dataops_assets_tests.source_truth import flights_per_day
 
 pytestmark = pytest.mark.slow
@@ -66,7 +69,7 @@ def _same(a, b) -> bool:
     return a == b
 
 
-@pytest.mark.parametrize("table", SERVED_TABLES, ids=lambda t: t.name)
+@pytest.mark.parametrize("table", MART_TABLES, ids=lambda t: t.name)
 def test_marts_on_postgres_equal_marts_on_duckdb(staging_run, testing_env, table):
     env, _, _ = staging_run
     query = f"SELECT * FROM {table.relation} ORDER BY {', '.join(table.key)}"
@@ -86,7 +89,36 @@ def test_marts_on_postgres_equal_marts_on_duckdb(staging_run, testing_env, table
 def test_the_hot_store_serves_what_the_sandbox_serves(staging_run, testing_env):
     env, _, _ = staging_run
     days = [d.isoformat() for d in PIPELINE_DAYS]
-    for table in SERVED_TABLES:
+    for table in MART_TABLES:
         pg = open_resource(env, "hot_store").count_by_date(table.name, table.date_column, days)
         local = open_resource(testing_env, "hot_store").count_by_date(table.name, table.date_column, days)
         assert pg == local and len(pg) == len(days)
+
+
+def test_a_promotion_through_the_cli_publishes_into_the_postgres_hot_store(staging_run):
+    from dataops_assets.runs.experiment import run_experiment
+    from dataops_assets.science.snapshots import create_snapshot
+    from dataops_assets.served import PREDICTIONS
+
+    env, _, root = staging_run
+    days = [d.isoformat() for d in PIPELINE_DAYS]
+    create_snapshot(
+        open_resource(env, "cold_storage"),
+        "staging_days",
+        ["flights", "planes", "weather"],
+        days[0],
+        days[-1],
+    )
+    with environ(DATAOPS_DATA_DIR=str(root), DAGSTER_HOME=str(root / "dagster_home")):
+        run_experiment(env, "staging_days", "baseline")
+    promoted = subprocess.run(
+        [DATAOPS, "experiment", "promote", "--snapshot", "staging_days", "--model", "baseline"],
+        env=os.environ | {"DATAOPS_ENV": "staging", "DATAOPS_DATA_DIR": str(root),
+                          "DATAOPS_PROJECT_DIR": str(project_with(env, root))},
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert promoted.returncode == 0, promoted.stderr
+    flights = flights_per_day(PIPELINE_DAYS)
+    assert f"published {sum(flights.values()):,} predictions" in promoted.stdout
+    hot = open_resource(env, "hot_store")
+    assert hot.count_by_date(PREDICTIONS.name, PREDICTIONS.date_column, days) == flights

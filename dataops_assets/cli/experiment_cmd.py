@@ -13,10 +13,10 @@ STEPS = ("features", "split", "train", "predict", "evaluate")
 
 
 def _snapshot(name: str):
-    from dataops_assets.resources.factory import cold_storage
+    from dataops_assets.resources.factory import open_resource
     from dataops_assets.science.snapshots import SnapshotError, load_snapshot
 
-    storage = cold_storage(environment())
+    storage = open_resource(environment(), "cold_storage")
     try:
         return storage, load_snapshot(storage, name)
     except SnapshotError as error:
@@ -90,9 +90,9 @@ def experiment_run(
     snapshot_name: str, model: str, pairs: tuple[str, ...], seed: int | None, test_fraction: float | None
 ) -> None:
     """Run the science assets for MODEL on SNAPSHOT as one Dagster run; record it in the ledger."""
+    from dataops_assets.runs.experiment import ExperimentFailed, run_experiment
     from dataops_assets.science.ledger import variant_label
     from dataops_assets.science.models import ModelError
-    from dataops_assets.science.runner import ExperimentFailed, run_experiment
     from dataops_assets.science.snapshots import SnapshotError
 
     env = environment()
@@ -184,12 +184,12 @@ def experiment_compare(snapshot_name: str) -> None:
 )
 def experiment_promote(snapshot_name: str, model: str) -> None:
     """Make MODEL the champion on SNAPSHOT only if it beats the champion significantly; publish its predictions."""
-    from dataops_assets.resources.factory import hot_store
+    from dataops_assets.resources.factory import open_resource
     from dataops_assets.science.promotion import PromotionRefused, promote
 
     storage, frozen = _snapshot(snapshot_name)
     try:
-        promotion = promote(storage, hot_store(environment()), frozen, model)
+        promotion = promote(storage, open_resource(environment(secrets=True), "hot_store"), frozen, model)
     except PromotionRefused as error:
         fail(f"promotion refused: {error}")
     d, published = promotion["difference"], promotion["published"]

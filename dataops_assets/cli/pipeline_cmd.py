@@ -24,7 +24,7 @@ def pipeline_run(start: str, end: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from dataops_assets.cli.pipeline import PipelineError, parse_window, run_pipeline
+    from dataops_assets.runs.pipeline import PipelineError, parse_window, run_pipeline
 
     env = environment(secrets=True)
     console = Console(width=None if sys.stdout.isatty() else 160)

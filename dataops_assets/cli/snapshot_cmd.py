@@ -11,9 +11,9 @@ from dataops_assets.cli.common import environment, fail
 
 
 def _cold_storage():
-    from dataops_assets.resources.factory import cold_storage
+    from dataops_assets.resources.factory import open_resource
 
-    return cold_storage(environment())
+    return open_resource(environment(), "cold_storage")
 
 
 def _load(name: str):

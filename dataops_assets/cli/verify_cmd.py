@@ -11,9 +11,9 @@ from dataops_assets.cli.common import environment, fail
 def verify() -> None:
     """Re-hash cold storage against its manifests; exit non-zero on any difference."""
     from dataops_assets.pillars.raw.verify import verify_cold_storage
-    from dataops_assets.resources.factory import cold_storage
+    from dataops_assets.resources.factory import open_resource
 
-    report = verify_cold_storage(cold_storage(environment()))
+    report = verify_cold_storage(open_resource(environment(), "cold_storage"))
     for problem in report.problems:
         click.echo(problem)
     for key in report.unpublished:

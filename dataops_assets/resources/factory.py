@@ -1,30 +1,36 @@
 """The resources an environment declares, built from its file: the one place that swaps them.
 
-Secrets reach Dagster as `EnvVar`s: they are read when a run launches, and a missing one fails the
-launch with the variable's name, never a silently empty value.
+Two doors, one set of builders:
+- `build_resources(env)` for Dagster: secrets stay `EnvVar`s, read when a run launches (a missing one
+  fails the launch with the variable's name, never a silently empty value; the UI never shows them).
+- `open_resource(env, name)` for code outside a Dagster run (the CLI, provisioning, the tests): the
+  same resource with its secrets read now, so a missing one is a `MissingSecretError` naming it.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal, overload
+
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from dataops_assets.environments import model
 from dataops_assets.environments.model import Environment
 from dataops_assets.paths import DBT_PROJECT_DIR
-from dataops_assets.pillars.processing.dbt_project import dbt_executable
 from dataops_assets.resources.cold_storage import ColdStorage, LocalColdStorage, S3ColdStorage
+from dataops_assets.resources.dbt import dbt_executable
 from dataops_assets.resources.hot_store import HotStore, PostgresHotStore, SQLiteHotStore
 from dataops_assets.resources.landing_zone import LandingZone, LocalLandingZone, S3LandingZone
 from dataops_assets.resources.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
 
+if TYPE_CHECKING:
+    from dagster_dbt import DbtCliResource
+
 
 def _secret(ref: model.SecretRef, resolve: bool) -> str:
-    # In Definitions a secret stays an EnvVar: Dagster reads it at launch and never shows its value.
     return ref.resolve() if resolve else dg.EnvVar(ref.env)
 
 
-def landing_zone(env: Environment, resolve_secrets: bool = False) -> LandingZone:
+def _landing_zone(env: Environment, resolve: bool) -> LandingZone:
     spec = env.landing
     if isinstance(spec, model.S3Storage):
         return S3LandingZone(
@@ -36,32 +42,32 @@ def landing_zone(env: Environment, resolve_secrets: bool = False) -> LandingZone
     return LocalLandingZone(root=str(env.local_path(spec.path)))
 
 
-def cold_storage(env: Environment, resolve_secrets: bool = False) -> ColdStorage:
+def _cold_storage(env: Environment, resolve: bool) -> ColdStorage:
     spec = env.cold_storage
     if isinstance(spec, model.S3Storage):
         return S3ColdStorage(bucket=spec.bucket, prefix=spec.prefix, region=spec.region)
     return LocalColdStorage(root=str(env.local_path(spec.path)))
 
 
-def warehouse(env: Environment, resolve_secrets: bool = False) -> Warehouse:
+def _warehouse(env: Environment, resolve: bool) -> Warehouse:
     spec = env.warehouse
     if isinstance(spec, model.PostgresWarehouse):
-        return PostgresWarehouse(dsn=_secret(spec.dsn, resolve_secrets), dbt_threads=env.scale.dbt_threads)
+        return PostgresWarehouse(dsn=_secret(spec.dsn, resolve), dbt_threads=env.scale.dbt_threads)
     return DuckDBWarehouse(path=str(env.local_path(spec.path)), dbt_threads=env.scale.dbt_threads)
 
 
-def hot_store(env: Environment, resolve_secrets: bool = False) -> HotStore:
+def _hot_store(env: Environment, resolve: bool) -> HotStore:
     spec = env.hot_store
     if isinstance(spec, model.PostgresHotStore):
         return PostgresHotStore(
-            dsn=_secret(spec.dsn, resolve_secrets),
-            schema_name=spec.schema_name,
-            readonly_role=spec.readonly_role,
+            dsn=_secret(spec.dsn, resolve), schema_name=spec.schema_name, readonly_role=spec.readonly_role
         )
     return SQLiteHotStore(path=str(env.local_path(spec.path)))
 
 
-def dbt(env: Environment) -> DbtCliResource:
+def _dbt(env: Environment) -> DbtCliResource:
+    from dagster_dbt import DbtCliResource
+
     return DbtCliResource(
         project_dir=str(DBT_PROJECT_DIR),
         profiles_dir=str(DBT_PROJECT_DIR),
@@ -70,26 +76,28 @@ def dbt(env: Environment) -> DbtCliResource:
     )
 
 
+_BUILDERS = {
+    "landing": _landing_zone,
+    "cold_storage": _cold_storage,
+    "warehouse": _warehouse,
+    "hot_store": _hot_store,
+}
+ResourceName = Literal["landing", "cold_storage", "warehouse", "hot_store"]
+
+
 def build_resources(env: Environment) -> dict[str, object]:
-    return {
-        "landing": landing_zone(env),
-        "cold_storage": cold_storage(env),
-        "warehouse": warehouse(env),
-        "hot_store": hot_store(env),
-        "dbt": dbt(env),
-    }
+    """Every resource of the environment for its Definitions, secrets as EnvVars."""
+    return {name: build(env, resolve=False) for name, build in _BUILDERS.items()} | {"dbt": _dbt(env)}
 
 
-def open_resource(env: Environment, name: str):
-    """Resource `name` for use outside a Dagster run (the CLI, the API), its secrets read now.
-
-    `name` is one of landing, cold_storage, warehouse, hot_store; a missing secret raises
-    MissingSecretError naming the variable.
-    """
-    builders = {
-        "landing": landing_zone,
-        "cold_storage": cold_storage,
-        "warehouse": warehouse,
-        "hot_store": hot_store,
-    }
-    return builders[name](env, resolve_secrets=True)
+@overload
+def open_resource(env: Environment, name: Literal["landing"]) -> LandingZone: ...
+@overload
+def open_resource(env: Environment, name: Literal["cold_storage"]) -> ColdStorage: ...
+@overload
+def open_resource(env: Environment, name: Literal["warehouse"]) -> Warehouse: ...
+@overload
+def open_resource(env: Environment, name: Literal["hot_store"]) -> HotStore: ...
+def open_resource(env: Environment, name: ResourceName):
+    """Resource `name` for use outside a Dagster run, its secrets read now (MissingSecretError if unset)."""
+    return _BUILDERS[name](env, resolve=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataops_assets.environments.model import Environment
 from dataops_assets.pillars.raw.publish import read_manifest
-from dataops_assets.pillars.serving.tables import SERVED_TABLES
 from dataops_assets.resources.factory import open_resource
+from dataops_assets.served import MART_TABLES
 from dataops_assets.sources.catalog import load_sources
 
 FACT = "flights"  # the dataset whose rows the marts count
@@ -36,11 +36,11 @@ def pillar_summary(env: Environment, days: list[str]) -> list[dict]:
     }
     marts = _warehouse_counts(
         warehouse,
-        f"SELECT flight_date, sum(flights) FROM {SERVED_TABLES[0].relation} "
+        f"SELECT flight_date, sum(flights) FROM {MART_TABLES[0].relation} "
         "WHERE flight_date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) GROUP BY 1",
         days,
     )
-    hot = {t.name: hot_store.count_by_date(t.name, t.date_column, days) for t in SERVED_TABLES}
+    hot = {t.name: hot_store.count_by_date(t.name, t.date_column, days) for t in MART_TABLES}
 
     rows = []
     for day in days:

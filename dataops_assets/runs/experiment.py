@@ -4,6 +4,7 @@ recorded in the instance at DAGSTER_HOME like the pipeline's runs, and returns i
 from __future__ import annotations
 
 from dataops_assets.environments.model import Environment
+from dataops_assets.runs.instance import execute_job, failure_reason
 from dataops_assets.science.assets import SCIENCE_JOB
 
 
@@ -20,13 +21,12 @@ def run_experiment(
     test_fraction: float | None = None,
     echo=lambda _: None,
 ) -> dict:
-    from dataops_assets.cli.pipeline import execute_job, failure_reason
-    from dataops_assets.resources.factory import cold_storage
+    from dataops_assets.resources.factory import open_resource
     from dataops_assets.science import ledger
     from dataops_assets.science.models import make_model
     from dataops_assets.science.snapshots import load_snapshot
 
-    storage = cold_storage(env)
+    storage = open_resource(env, "cold_storage")
     frozen = load_snapshot(storage, snapshot)  # fail fast, before a run is started, on a bad name
     make_model(model, params)  # and on an unknown model, parameter or a parameter's type
     settings = {"snapshot": snapshot, "model": model}
