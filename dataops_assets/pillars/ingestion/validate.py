@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataops_assets.sources.model import DUCKDB_TYPES, Source
+from dataops_assets.sql import identifier as _q
+from dataops_assets.sql import literal as _lit
 
 if TYPE_CHECKING:  # imported where used: the code location loads without DuckDB
     import duckdb
@@ -78,14 +80,6 @@ class IngestOutcome:
             "reasons": dict(self.reasons),
             "schema_drift": self.drift,
         }
-
-
-def _q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 # The first bytes of formats a landing file is sometimes mistaken for.

@@ -18,13 +18,10 @@ from dataops_assets import layout
 from dataops_assets.integrity import fingerprint, sha256_file
 from dataops_assets.pillars.raw.publish import Published, commit_version
 from dataops_assets.resources.cold_storage import ColdStorage
+from dataops_assets.sql import identifier, literal
 
 if TYPE_CHECKING:
     import duckdb
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def write_parquet(columns: list[tuple[str, str]], rows: list[tuple], key: list[str], target: Path) -> None:
@@ -34,13 +31,14 @@ def write_parquet(columns: list[tuple[str, str]], rows: list[tuple], key: list[s
 
     names = [name for name, _ in columns]
     hot = pa.table({name: pa.array([row[i] for row in rows]) for i, name in enumerate(names)})
-    typed = ", ".join(f"CAST({_quoted(n)} AS {t}) AS {_quoted(n)}" for n, t in columns)
-    order = ", ".join(_quoted(k) for k in key if k in names) or "ALL"
+    typed = ", ".join(f"CAST({identifier(n)} AS {t}) AS {identifier(n)}" for n, t in columns)
+    order = ", ".join(identifier(k) for k in key if k in names) or "ALL"
     con = duckdb.connect()
     try:
         con.register("hot", hot)
-        path = str(target).replace("'", "''")
-        con.execute(f"COPY (SELECT {typed} FROM hot ORDER BY {order}) TO '{path}' (FORMAT parquet)")
+        con.execute(
+            f"COPY (SELECT {typed} FROM hot ORDER BY {order}) TO {literal(str(target))} (FORMAT parquet)"
+        )
     finally:
         con.close()
 
