@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import duckdb
@@ -162,3 +163,34 @@ def test_paths_with_a_quote_are_paths_in_sql(tmp_path):
     target = root / "archive' (FORMAT csv); --.parquet"
     write_parquet([("d", "DATE"), ("n", "BIGINT")], [("2013-01-02", 7)], ["d"], target)
     assert pq.read_table(target).to_pylist() == [{"d": dt.date(2013, 1, 2), "n": 7}]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "flights/../../../s3escape/evil.csv",  # climbs out of the cache: the reproduction
+        "flights/date=2013-01-01/../../../../s3escape/evil.csv",
+        "flights//evil.csv",  # an empty part
+        "flights/./evil.csv",
+    ],
+)
+def test_an_s3_landing_key_cannot_write_outside_the_cache(s3_endpoint, tmp_path, name):
+    import uuid
+
+    from dataops_assets.resources.landing_zone import S3LandingZone
+    from dataops_assets.resources.s3 import s3_client
+
+    bucket = f"dataops-i3-{uuid.uuid4().hex[:8]}"
+    s3_client("us-east-1").create_bucket(Bucket=bucket)
+    cache = tmp_path / "data" / "landing-cache"
+    zone = S3LandingZone(bucket=bucket, prefix="landing/", cache_dir=str(cache))
+    for key in ("landing/flights/date=2013-01-01/flights.csv", f"landing/{name}"):
+        s3_client("us-east-1").put_object(Bucket=bucket, Key=key, Body=b"year\n2013\n")
+    with pytest.raises(UnsafeName, match=rf"^landing key 'landing/{re.escape(name)}' is refused"):
+        zone.files("flights/**")
+    assert not list((tmp_path / "data").rglob("evil.csv")) and not (tmp_path / "s3escape").exists()
+    assert not (tmp_path / "data" / "s3escape").exists()
+    # The zone's honest files still come through once the bad object is gone.
+    s3_client("us-east-1").delete_object(Bucket=bucket, Key=f"landing/{name}")
+    assert zone.names("flights/**") == ["flights/date=2013-01-01/flights.csv"]
+    assert [p.read_bytes() for p in zone.files("flights/**")] == [b"year\n2013\n"]
