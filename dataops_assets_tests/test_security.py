@@ -194,3 +194,35 @@ def test_an_s3_landing_key_cannot_write_outside_the_cache(s3_endpoint, tmp_path,
     s3_client("us-east-1").delete_object(Bucket=bucket, Key=f"landing/{name}")
     assert zone.names("flights/**") == ["flights/date=2013-01-01/flights.csv"]
     assert [p.read_bytes() for p in zone.files("flights/**")] == [b"year\n2013\n"]
+
+
+@pytest.fixture(scope="module")
+def api_client(tmp_path_factory):
+    """The API app over a SQLite hot store of known rows, in process (no server needed)."""
+    from dataops_assets.pillars.serving.api.reader import SQLiteHotReader
+    from dataops_assets_tests.api_server import DAYS, publish_carriers
+    from dataops_assets_tests.test_api import _client
+
+    store = SQLiteHotStore(path=str(tmp_path_factory.mktemp("api-security") / "hot.sqlite"))
+    publish_carriers(store, DAYS)
+    return _client(SQLiteHotReader(store.path))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"[" * 5000, b"{" * 5000, b'{"q": "x", "v": ' + b"[" * 2000 + b"]" * 2000 + b"}", b"x" * 30_000],
+    ids=["5000 [", "5000 {", "a deeply nested value", "40 KB"],
+)
+def test_a_forged_cursor_is_a_400_never_a_500(api_client, payload):
+    import base64
+
+    cursor = base64.urlsafe_b64encode(payload).decode()
+    response = api_client.get("/datasets/carrier_origin_daily", params={"cursor": cursor})
+    assert response.status_code == 400, response.text
+    assert "not one this API issued" in response.json()["detail"]
+    # and an honest cursor still pages
+    first = api_client.get("/datasets/carrier_origin_daily", params={"limit": 2}).json()
+    after = api_client.get(
+        "/datasets/carrier_origin_daily", params={"limit": 2, "cursor": first["next_cursor"]}
+    )
+    assert after.status_code == 200 and after.json()["rows"] != first["rows"]
