@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 
@@ -226,3 +227,18 @@ def test_a_forged_cursor_is_a_400_never_a_500(api_client, payload):
         "/datasets/carrier_origin_daily", params={"limit": 2, "cursor": first["next_cursor"]}
     )
     assert after.status_code == 200 and after.json()["rows"] != first["rows"]
+
+
+def test_the_request_log_cannot_be_forged_or_flooded(api_client, caplog):
+    caplog.set_level(logging.INFO, logger="dataops.api")
+    forged = "/x%0a2026-11-30 12:00:00,000 dataops.api GET /datasets 200 1.0ms%0d%1b[2J\\"
+    assert api_client.get(forged).status_code == 404
+    assert api_client.get("/datasets", params={"carrier": "A" * 60_000}).status_code in (200, 400)
+    lines = [r.getMessage() for r in caplog.records if r.name == "dataops.api"]
+    assert len(lines) == 2 and all(
+        "\n" not in line and "\r" not in line and "\x1b" not in line for line in lines
+    )
+    assert lines[0].startswith(
+        "GET /x\\n2026-11-30 12:00:00,000 dataops.api GET /datasets 200 1.0ms\\r\\x1b[2J\\\\ 404"
+    )
+    assert len(lines[1]) < 2200 and "(57970 more characters)" in lines[1]

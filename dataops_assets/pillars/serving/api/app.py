@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 
 import orjson
@@ -45,6 +46,19 @@ PAGING = {
 }  # fmt: skip
 
 
+# What one request-log line shows of the path and query: a client chooses them, so they are escaped
+# (a %0a must not start a forged second line) and capped (a 64 KB query is not logged whole).
+MAX_LOGGED_TARGET = 2048
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
+
+
+def loggable(target: str) -> str:
+    """`target` with control characters (and backslashes) escaped, cut at MAX_LOGGED_TARGET characters."""
+    cut = len(target) - MAX_LOGGED_TARGET
+    shown = _UNPRINTABLE.sub(lambda m: m[0].encode("unicode_escape").decode(), target[:MAX_LOGGED_TARGET])
+    return shown + (f"... ({cut} more characters)" if cut > 0 else "")
+
+
 def _json(body: object, status_code: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
 
@@ -74,7 +88,7 @@ class RequestLog:
             log.info(
                 "%s %s %d %.1fms",
                 scope["method"],
-                scope["path"] + (f"?{query}" if query else ""),
+                loggable(scope["path"] + (f"?{query}" if query else "")),
                 status,
                 (time.perf_counter() - started) * 1000,
             )
