@@ -14,7 +14,7 @@ from dataops_assets.cli.common import environment, fail
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Server processes.")
 def serve(host: str, port: int, workers: int) -> None:
-    """Serve the hot data HTTP API (OpenAPI at /openapi.json, docs at /docs, GET /health).
+    """Serve the hot data HTTP API (OpenAPI at /openapi.json, GET /health; /docs in sandbox and testing).
 
     Read-only: it never holds a writer's lock, so `dataops pipeline run` can publish while it serves.
     One log line per request (method, path, status, latency) goes to stderr.

@@ -21,6 +21,7 @@ from dataops_assets.pillars.serving.api.schemas import (
 from dataops_assets.served import FRESHNESS_FAIL_WINDOW, PREDICTIONS, SERVED_TABLES, ServedTable
 
 log = logging.getLogger("dataops.api")
+INTERACTIVE_DOCS_ENVIRONMENTS = ("sandbox", "testing")  # the laptop's and CI's: /docs and /redoc
 
 FILTERS_HELP = (
     "Filters are further query parameters named after the dataset's columns (see `GET /datasets`): "
@@ -57,6 +58,15 @@ def loggable(target: str) -> str:
     cut = len(target) - MAX_LOGGED_TARGET
     shown = _UNPRINTABLE.sub(lambda m: m[0].encode("unicode_escape").decode(), target[:MAX_LOGGED_TARGET])
     return shown + (f"... ({cut} more characters)" if cut > 0 else "")
+
+
+# All a client learns of a 503: why the store is unavailable (paths, hosts, the server's own error
+# text) is for the operator, in the server's log.
+UNAVAILABLE = "the hot store is unavailable"
+
+
+def _log_unavailable(error: StoreUnavailable) -> None:
+    log.warning("503 %s: %s", UNAVAILABLE, error)
 
 
 def _json(body: object, status_code: int = 200) -> Response:
@@ -128,10 +138,14 @@ def _freshness(name: str, entry: dict | None, now: dt.datetime) -> dict:
     }
 
 
-def create_app(reader: HotReader) -> FastAPI:
+def create_app(reader: HotReader, interactive_docs: bool = False) -> FastAPI:
+    """The API over `reader`. `interactive_docs` serves /docs and /redoc, pages that load Swagger UI and
+    ReDoc from a public CDN into the browser: on a laptop, never on a shared environment's origin."""
     # The handlers are async and read the store inline: a read is bounded (indexed day filters, the
     # page cap) and costs less than a hop to a worker thread. More cores: `dataops serve --workers N`.
     app = FastAPI(
+        docs_url="/docs" if interactive_docs else None,
+        redoc_url="/redoc" if interactive_docs else None,
         title="dataops hot data",
         version="1",
         description="The hot tables of the serving pillar and the promoted model's predictions, read-only. "
@@ -142,7 +156,8 @@ def create_app(reader: HotReader) -> FastAPI:
 
     @app.exception_handler(StoreUnavailable)
     def unavailable(_: Request, error: StoreUnavailable) -> Response:
-        return _json({"detail": str(error)}, status_code=503)
+        _log_unavailable(error)
+        return _json({"detail": UNAVAILABLE}, status_code=503)
 
     @app.exception_handler(queries.QueryError)
     def refused(_: Request, error: queries.QueryError) -> Response:
@@ -156,7 +171,8 @@ def create_app(reader: HotReader) -> FastAPI:
             with reader.session() as session:
                 catalog = session.catalog()
         except StoreUnavailable as error:
-            store = {"backend": reader.backend, "reachable": False, "detail": str(error)}
+            _log_unavailable(error)
+            store = {"backend": reader.backend, "reachable": False, "detail": UNAVAILABLE}
             return _json({"status": "unavailable", "store": store, "tables": []}, status_code=503)
         tables = [_freshness(name, catalog[name], now) for name in SERVED_TABLES if name in catalog]
         status = "ok" if all(t["fresh"] for t in tables) else "stale"
@@ -247,4 +263,5 @@ def app_from_environment() -> FastAPI:
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
-    return create_app(reader_for(load_environment()))
+    env = load_environment()
+    return create_app(reader_for(env), interactive_docs=env.name in INTERACTIVE_DOCS_ENVIRONMENTS)
