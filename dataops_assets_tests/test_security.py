@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 
@@ -242,3 +243,91 @@ def test_the_request_log_cannot_be_forged_or_flooded(api_client, caplog):
         "GET /x\\n2026-11-30 12:00:00,000 dataops.api GET /datasets 200 1.0ms\\r\\x1b[2J\\\\ 404"
     )
     assert len(lines[1]) < 2200 and "(57970 more characters)" in lines[1]
+
+
+BAD_DSN = "postgresql://u:SeCrEt@[::1/db"  # psycopg cannot parse it, and quotes it whole when it says so
+
+
+@pytest.mark.slow
+def test_a_dsn_that_does_not_parse_never_shows_its_password(pg_database, s3_endpoint, tmp_path):
+    """`env plan`, `serve` and `pipeline run` on a staging-shaped environment, and a run launched
+    without the CLI's check (as the UI or the daemon would): no output and no event shows it."""
+    import subprocess
+
+    import psycopg
+
+    from dataops_assets.provisioning.plan import apply, plan
+    from dataops_assets.resources.postgres import UnparseableDSN
+    from dataops_assets.runs.pipeline import run_pipeline
+    from dataops_assets_tests.api_server import free_port
+    from dataops_assets_tests.conftest import PIPELINE_DAYS
+    from dataops_assets_tests.services import DATAOPS, environ, project_with, shared_environment
+
+    data = tmp_path / "data"
+    env = shared_environment("staging", pg_database, data)
+    # One process instead of one per step: the same steps and events, in seconds rather than a minute.
+    env = env.model_copy(update={"scale": env.scale.model_copy(update={"executor": "in_process"})})
+    apply(plan(env), echo=lambda *_: None)  # the buckets and schemas, with the good DSN
+    shown = []
+
+    def dataops(*args: str, **variables: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [DATAOPS, *args],
+            env=os.environ
+            | {"DATAOPS_ENV": "staging", "DATAOPS_PROJECT_DIR": str(project_with(env, tmp_path))}
+            | {"DATAOPS_DATA_DIR": str(data), "DAGSTER_HOME": str(data / "dagster_home")}
+            | variables,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        shown.append(done.stdout + done.stderr)
+        return done
+
+    day = PIPELINE_DAYS[0].isoformat()
+    for args, variable in [
+        (["env", "plan", "staging"], "DATAOPS_PG_DSN"),
+        (["pipeline", "run", "--start", day, "--end", day], "DATAOPS_PG_DSN"),
+        (["serve", "--port", str(free_port())], "DATAOPS_API_PG_DSN"),
+    ]:
+        done = dataops(*args, **{variable: BAD_DSN})
+        assert (done.returncode, done.stdout, done.stderr) == (
+            1,
+            "",
+            f"error: the DSN in {variable} does not parse\n",
+        ), args
+
+    # Launched without the CLI: the steps that connect fail naming the variable, and the run's
+    # summary stops the same way.
+    with (
+        environ(DATAOPS_PG_DSN=BAD_DSN, DATAOPS_DATA_DIR=str(data), DAGSTER_HOME=str(data / "dagster_home")),
+        pytest.raises(UnparseableDSN, match=r"^the DSN in DATAOPS_PG_DSN does not parse$"),
+    ):
+        run_pipeline(env, PIPELINE_DAYS[:1], echo=shown.append)
+    with psycopg.connect(pg_database.dsn) as con:  # Dagster's event log, in its PostgreSQL storage
+        events = [row[0] for row in con.execute("SELECT event FROM event_logs")]
+    failures = [e for e in events if '"STEP_FAILURE"' in e]
+    assert failures and all("the DSN in DATAOPS_PG_DSN does not parse" in e for e in failures)
+    assert not [e for e in events if "SeCrEt" in e]
+    assert not [text for text in shown if "SeCrEt" in text]
+    # Nor any log or file the runs left behind (dbt's output, the instance's files).
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and b"SeCrEt" in p.read_bytes()]
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (f'in URI: "{BAD_DSN}"', 'in URI: "postgresql://u:***@[::1/db"'),
+        ("postgresql://app:p@ss/w@rd@db:5432/wh failed", "postgresql://app:***@db:5432/wh failed"),
+        ("host=db user=app password=hunter2 dbname=wh", "host=db user=app password=*** dbname=wh"),
+        ("password='two words' host=db", "password=*** host=db"),
+        ("DATAOPS_PG_PASSWORD=hunter2 dbt run", "DATAOPS_PG_PASSWORD=*** dbt run"),
+        ("{'user': 'app', 'password': 'hunter2'}", "{'user': 'app', 'password': '***'}"),
+        ("https://h/x?password=hunter2&y=1", "https://h/x?password=***&y=1"),
+        ("postgresql://app@db:5432/wh and http://127.0.0.1:9000/b", None),  # nothing to hide
+    ],
+)
+def test_redaction_needs_no_parse(text, shown):
+    from dataops_assets.redact import redact
+
+    assert redact(text) == (text if shown is None else shown)

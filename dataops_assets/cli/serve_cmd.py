@@ -22,16 +22,13 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from dataops_assets.environments.model import MissingSecretError
-    from dataops_assets.pillars.serving.api.reader import NotReadOnly, StoreUnavailable, reader_for
+    from dataops_assets.pillars.serving.api.reader import Misconfigured, StoreUnavailable, reader_for
 
     env = environment()
     try:
         reader = reader_for(env)
-    except MissingSecretError as error:
-        fail(str(error))
-    try:
         reader.check()
-    except NotReadOnly as error:
+    except (MissingSecretError, Misconfigured) as error:  # a missing or bad DSN, a writer's login
         fail(str(error))
     except StoreUnavailable as error:  # it may come up later: serve, and let /health say so meanwhile
         click.echo(f"warning: {error}; serving anyway (GET /health reports it)", err=True)

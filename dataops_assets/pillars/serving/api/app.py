@@ -18,6 +18,7 @@ from dataops_assets.pillars.serving.api.schemas import (
     Page,
     Problem,
 )
+from dataops_assets.redact import redact
 from dataops_assets.served import FRESHNESS_FAIL_WINDOW, PREDICTIONS, SERVED_TABLES, ServedTable
 
 log = logging.getLogger("dataops.api")
@@ -54,10 +55,11 @@ _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
 
 
 def loggable(target: str) -> str:
-    """`target` with control characters (and backslashes) escaped, cut at MAX_LOGGED_TARGET characters."""
+    """`target` with control characters (and backslashes) escaped, cut at MAX_LOGGED_TARGET characters,
+    any password in it blanked."""
     cut = len(target) - MAX_LOGGED_TARGET
     shown = _UNPRINTABLE.sub(lambda m: m[0].encode("unicode_escape").decode(), target[:MAX_LOGGED_TARGET])
-    return shown + (f"... ({cut} more characters)" if cut > 0 else "")
+    return redact(shown) + (f"... ({cut} more characters)" if cut > 0 else "")
 
 
 # All a client learns of a 503: why the store is unavailable (paths, hosts, the server's own error
@@ -66,7 +68,7 @@ UNAVAILABLE = "the hot store is unavailable"
 
 
 def _log_unavailable(error: StoreUnavailable) -> None:
-    log.warning("503 %s: %s", UNAVAILABLE, error)
+    log.warning("503 %s: %s", UNAVAILABLE, redact(str(error)))
 
 
 def _json(body: object, status_code: int = 200) -> Response:
