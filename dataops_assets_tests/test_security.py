@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import sqlite3
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -15,6 +17,7 @@ from dataops_assets.names import UnsafeName, checked_glob, checked_name, checked
 from dataops_assets.resources.cold_storage import LocalColdStorage
 from dataops_assets.resources.hot_store import SQLiteHotStore
 from dataops_assets.resources.warehouse import DuckDBWarehouse
+from dataops_assets.science.snapshots import SnapshotError
 from dataops_assets.secret_scan import default_files, scan_files, scan_text
 from dataops_assets.sources.catalog import get_source
 from dataops_assets.sources.model import Source
@@ -331,3 +334,120 @@ def test_redaction_needs_no_parse(text, shown):
     from dataops_assets.redact import redact
 
     assert redact(text) == (text if shown is None else shown)
+
+
+@pytest.fixture
+def cold_copy(pipeline_run, testing_root, tmp_path, monkeypatch):
+    """A copy of the session run's cold storage that a test may tamper with; the CLI reads it."""
+    import shutil
+
+    shutil.copytree(testing_root / "cold", tmp_path / "cold")
+    monkeypatch.setenv("DATAOPS_DATA_DIR", str(tmp_path))
+    return LocalColdStorage(root=str(tmp_path / "cold"))
+
+
+def _tamper(storage: LocalColdStorage, key: str, edit) -> None:
+    document = json.loads(storage.get_bytes(key))
+    edit(document)
+    storage.put_bytes(key, json.dumps(document).encode())
+
+
+def _cli(*args: str):
+    from click.testing import CliRunner
+
+    from dataops_assets.cli.main import main
+
+    result = CliRunner().invoke(main, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        result.exception
+    )  # never a traceback
+    return result
+
+
+HOSTILE_PATHS = {
+    "../../../outside.parquet": "climbs out",
+    "raw/weather/date=2013-01-0*/part-*.parquet": "a glob",
+    "raw/flights/date=2013-01-03/part-0000000000000000.parquet": "another partition's key",
+}
+
+
+def test_verify_reports_tampered_manifest_entries_as_findings(cold_copy):
+    keys = [layout.manifest_key(d, day) for d, day in [("flights", "2013-01-01"), ("weather", "2013-01-01")]]
+    keys.append(layout.manifest_key("flights", "2013-01-02"))
+    for key, path in zip(keys, HOSTILE_PATHS, strict=True):
+        _tamper(cold_copy, key, lambda m, path=path: m["files"][0].update(path=path))
+    _tamper(
+        cold_copy, layout.manifest_key("weather", "2013-01-02"), lambda m: m["files"][0].update(sha256="x")
+    )
+
+    result = _cli("verify")
+    assert result.exit_code == 1
+    bad = [line for line in result.output.splitlines() if line.startswith("bad entry in ")]
+    assert len(bad) == 4 and all(path in result.output for path in HOSTILE_PATHS), result.output
+    assert "its sha256 'x' is not 64 hex digits" in result.output
+    assert "error: cold storage differs from its manifests (4 problem(s))" in result.output
+    # The pipeline's own readers refuse the same manifests with one line.
+    from dataops_assets.pillars.raw.publish import read_manifest
+
+    with pytest.raises(layout.BadManifest, match=r"raw/flights/date=2013-01-01/_manifest.json: path '\.\./"):
+        read_manifest(cold_copy, "flights", "2013-01-01")
+
+
+def test_snapshot_verify_reports_a_tampered_entry_as_a_finding(cold_copy):
+    from dataops_assets.science.snapshots import create_snapshot, load_snapshot, read_dataset
+
+    frozen = create_snapshot(cold_copy, "tampered", ["flights", "weather"], "2013-01-01", "2013-01-02")
+    key = f"snapshots/{frozen.name}.json"
+    hostile = list(HOSTILE_PATHS)
+    _tamper(
+        cold_copy,
+        key,
+        lambda s: [f.update(path=p) for f, p in zip(s["content"]["files"], hostile, strict=False)],
+    )
+
+    result = _cli("snapshot", "verify", "tampered")
+    assert result.exit_code == 1
+    bad = [line for line in result.output.splitlines() if line.startswith("bad entry: ")]
+    assert len(bad) == 3 and all(path in result.output for path in hostile), result.output
+    with pytest.raises(SnapshotError, match="snapshot tampered pins a bad entry: path '../../../outside"):
+        read_dataset(cold_copy, load_snapshot(cold_copy, "tampered"), "flights")
+
+    cold_copy.put_bytes(key, b"{not json")
+    result = _cli("snapshot", "verify", "tampered")
+    assert result.exit_code == 1
+    assert result.output.endswith(f"error: {key} is not a snapshot manifest this platform wrote\n")
+
+
+def test_archive_read_reads_only_the_archived_bytes_of_its_own_table(cold_copy, tmp_path):
+    from dataops_assets.pillars.serving.archive import archive_day
+    from dataops_assets_tests.api_server import CARRIER_COLUMNS, carrier_rows
+
+    day = "2013-01-01"
+    ours = archive_day(
+        cold_copy, "carrier_origin_daily", day, CARRIER_COLUMNS, carrier_rows([day]), ["carrier"]
+    )
+    other = [("flight_date", "DATE"), ("origin", "VARCHAR"), ("flights", "BIGINT")]
+    archive_day(cold_copy, "route_daily_weather", day, other, [(day, "JFK", 1)], ["origin"])
+    assert (
+        "24 archived row(s) of carrier_origin_daily" in _cli("archive", "read", "carrier_origin_daily").output
+    )
+
+    # A path that is a glob over every table's archive of the day: refused, never expanded.
+    key = layout.archive_manifest_key("carrier_origin_daily", day)
+    _tamper(cold_copy, key, lambda m: m["files"][0].update(path=f"archive/*/date={day}/part-*.parquet"))
+    result = _cli("archive", "read", "carrier_origin_daily", "--out", str(tmp_path / "out.csv"))
+    assert (
+        result.exit_code == 1
+        and "is not 'archive/carrier_origin_daily/date=2013-01-01/part-" in result.output
+    )
+    assert not (tmp_path / "out.csv").exists()
+
+    # The manifest as it was, but the archived file changed: its sha256 is checked on every read.
+    cold_copy.put_bytes(key, json.dumps(ours.manifest).encode())
+    archived = Path(cold_copy.root) / ours.manifest["files"][0]["path"]
+    data = bytearray(archived.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    archived.write_bytes(bytes(data))
+    result = _cli("archive", "read", "carrier_origin_daily")
+    assert result.exit_code == 1
+    assert f"{ours.manifest['files'][0]['path']} differs from its manifest (sha256)" in result.output
