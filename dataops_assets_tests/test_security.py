@@ -451,3 +451,150 @@ def test_archive_read_reads_only_the_archived_bytes_of_its_own_table(cold_copy, 
     result = _cli("archive", "read", "carrier_origin_daily")
     assert result.exit_code == 1
     assert f"{ours.manifest['files'][0]['path']} differs from its manifest (sha256)" in result.output
+
+
+# --- finding 1: nothing executable is read back from cold storage ----------------------------------
+
+
+class _Payload:
+    """What an attacker who can write cold storage would plant: a pickle that runs code when loaded."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "the pickle ran"))
+
+
+@pytest.fixture(scope="module")
+def champion(pipeline_run, testing_env, testing_root, tmp_path_factory):
+    """A copy of the session's cold storage with a promoted baseline on a snapshot of its own."""
+    import shutil
+
+    from dataops_assets.resources.factory import open_resource
+    from dataops_assets.runs.experiment import run_experiment
+    from dataops_assets.science.promotion import promote
+    from dataops_assets.science.snapshots import create_snapshot
+    from dataops_assets_tests.services import environ
+
+    root = tmp_path_factory.mktemp("champion")
+    shutil.copytree(testing_root / "cold", root / "cold")
+    with environ(DATAOPS_DATA_DIR=str(root)):
+        cold = open_resource(testing_env, "cold_storage")
+        frozen = create_snapshot(
+            cold, "security", ["flights", "planes", "weather"], "2013-01-01", "2013-01-03"
+        )
+        record = run_experiment(testing_env, frozen.name, "baseline")
+        promotion = promote(cold, open_resource(testing_env, "hot_store"), frozen, "baseline")
+    return {"root": root, "cold": cold, "snapshot": frozen, "record": record, "promotion": promotion}
+
+
+@pytest.fixture
+def plant(champion, monkeypatch):
+    """Writes keys into the champion's cold storage as an attacker would; removes them afterwards."""
+    monkeypatch.setenv("DATAOPS_DATA_DIR", str(champion["root"]))
+    planted = []
+
+    def put(key: str, data: bytes) -> str:
+        champion["cold"].put_bytes(key, data)
+        planted.append(Path(champion["cold"].root) / key)
+        return key
+
+    yield put
+    for path in planted:
+        path.unlink()
+
+
+def _score(testing_env, day: str = "2013-01-03"):
+    """Materialize the serving group's champion predictions for `day`: (failure reason, rows served)."""
+    import dagster as dg
+
+    from dataops_assets.resources.factory import build_resources, open_resource
+    from dataops_assets.runs.instance import failure_reason
+    from dataops_assets.science.serving import build_champion_predictions_asset
+
+    asset = build_champion_predictions_asset(dg.DailyPartitionsDefinition(start_date="2013-01-01"))
+    result = dg.materialize(
+        [asset], partition_key=day, resources=build_resources(testing_env), raise_on_error=False
+    )
+    with sqlite3.connect(f"file:{open_resource(testing_env, 'hot_store').path}?mode=ro", uri=True) as con:
+        served = con.execute(
+            "SELECT predicted FROM flight_delay_predictions WHERE flight_date = ? AND split = 'serving' "
+            "ORDER BY carrier, flight, origin, sched_dep_time",
+            [day],
+        ).fetchall()
+    return failure_reason(result), [p for (p,) in served]
+
+
+def _plant_pickle(champion, plant, marker: Path) -> dict:
+    """The issue's payload: the pickle beside the ledger, and a promotion record naming it."""
+    import hashlib
+    import pickle
+
+    from dataops_assets.integrity import canonical_json
+
+    data = pickle.dumps(_Payload(marker))
+    sha256 = hashlib.sha256(data).hexdigest()
+    snapshot_id = champion["snapshot"].id
+    key = plant(f"experiments/{snapshot_id}/models/evil-{sha256[:16]}.pickle", data)
+    forged = champion["promotion"] | {"model_artifact": {"path": key, "sha256": sha256, "bytes": len(data)}}
+    plant(f"promotions/{snapshot_id}/99991231T235959000000-evil.json", canonical_json(forged))
+    return forged
+
+
+def test_a_planted_pickle_never_runs_and_the_champion_is_refitted(champion, plant, testing_env, tmp_path):
+    from dataops_assets.science import ledger
+
+    marker = tmp_path / "owned"
+    _plant_pickle(champion, plant, marker)
+    failure, served = _score(testing_env)
+    assert not marker.exists()
+    assert failure is None
+    # Scored by the re-fitted champion: exactly what its promoted run predicted for the day.
+    recorded = ledger.read_predictions(champion["cold"], champion["record"])
+    expected = recorded[recorded["flight_date"] == "2013-01-03"]["predicted"].to_numpy()
+    assert len(served) == 914 and max(abs(a - b) for a, b in zip(served, expected, strict=True)) <= 1e-12
+
+
+@pytest.mark.parametrize(
+    ("forgery", "says"),
+    [
+        ({"model": "evil"}, "unknown model 'evil'; models: climatology, baseline, gradient_boosting"),
+        ({"snapshot": {"name": "gone", "id": "0" * 64}}, "no snapshot named 'gone' (snapshots: security)"),
+        ({"seed": "os.system('id')"}, "names no snapshot, parameters and seed"),
+    ],
+    ids=["unknown model", "missing snapshot", "not a seed"],
+)
+def test_a_forged_promotion_fails_in_one_line_and_runs_nothing(
+    champion, plant, testing_env, tmp_path, forgery, says
+):
+    from dataops_assets.integrity import canonical_json
+
+    marker = tmp_path / "owned"
+    forged = _plant_pickle(champion, plant, marker)
+    run = {k: v for k, v in champion["record"].items() if k != "ledger_key"} | forgery
+    key = plant(
+        f"experiments/{champion['snapshot'].id}/runs/99991231T235959000000-evil0000.json", canonical_json(run)
+    )
+    promotion = forged | {"ledger_key": key, "model": run["model"]}
+    plant(f"promotions/{champion['snapshot'].id}/99991231T235959999999-evil.json", canonical_json(promotion))
+
+    failure, _ = _score(testing_env)
+    assert failure.startswith("serving__flight_delay_predictions: the champion cannot score: ")
+    assert failure.endswith(says) and "\n" not in failure
+    assert not marker.exists()
+
+
+def test_a_champion_whose_code_changed_since_its_promotion_refuses_to_score(
+    champion, plant, testing_env, monkeypatch
+):
+    from dataops_assets.science.models import HistoricalRate
+
+    predict = HistoricalRate.predict
+    monkeypatch.setattr(HistoricalRate, "predict", lambda self, frame: predict(self, frame) * 0.9)
+    failure, _ = _score(testing_env)
+    assert failure == (
+        "serving__flight_delay_predictions: the champion cannot score: re-fitted on snapshot security, "
+        "baseline no longer predicts what was promoted (its model code changed since): run "
+        "`dataops experiment run --snapshot security --model baseline` again and promote it"
+    )
