@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import sqlite3
+import time
 from pathlib import Path
 
 import duckdb
@@ -18,7 +19,7 @@ from dataops_assets.resources.cold_storage import LocalColdStorage
 from dataops_assets.resources.hot_store import SQLiteHotStore
 from dataops_assets.resources.warehouse import DuckDBWarehouse
 from dataops_assets.science.snapshots import SnapshotError
-from dataops_assets.secret_scan import default_files, scan_files, scan_text
+from dataops_assets.secret_scan import default_files, scan_files, scan_log, scan_text
 from dataops_assets.sources.catalog import get_source
 from dataops_assets.sources.model import Source
 
@@ -76,6 +77,45 @@ def test_the_scan_finds_each_kind_of_secret(text, finding):
 )
 def test_references_and_harmless_values_pass(text):
     assert scan_text(text, "env.yaml") == []
+
+
+def test_the_log_scan_finds_secrets_and_passes_what_redaction_left():
+    from dataops_assets.redact import redact
+
+    log = "GET /x?dsn=postgresql://app:hunter2@db/wh 200\nconnect: host=db password=hunter2 failed\nok"
+    assert scan_log(log, "serve.log") == [
+        "serve.log:1: a URL with a password in it",
+        "serve.log:2: a password in a connection string",
+    ]
+    assert scan_log(redact(log), "serve.log") == []
+
+
+def test_the_session_runs_event_log_holds_no_secret(pipeline_run):
+    """Every event of every run in the session's Dagster instance (what the UI shows), scanned."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+        events = [dg.serialize_value(entry) for run in runs for entry in instance.all_logs(run.run_id)]
+    assert any(run.run_id == pipeline_run.run_id for run in runs) and len(events) > 100
+    assert scan_log("\n".join(events), "event log") == []
+
+
+def test_the_request_log_holds_no_secret(served_sqlite):
+    """A client may put anything in a URL, a connection string included: the log line blanks it."""
+    import httpx
+
+    httpx.get(f"{served_sqlite.url}/datasets", params={"dsn": "postgresql://app:hunter2@db/wh"})
+    httpx.get(f"{served_sqlite.url}/x", params={"q": "host=db password=hunter2"})
+    logs = list(served_sqlite.data_dir.glob("serve-*.log"))
+    for _ in range(100):  # a line is written once its response is sent: wait for it, briefly
+        text = "\n".join(p.read_text() for p in logs)
+        if "password=***" in text and "app:***@" in text:
+            break
+        time.sleep(0.05)
+    assert "hunter2" not in text and "?dsn=postgresql://app:***@db/wh 200" in text
+    assert "?q=host=db%20password=*** 404" in text
+    assert scan_files(logs, logs=True) == []
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
@@ -242,8 +282,11 @@ def test_the_request_log_cannot_be_forged_or_flooded(api_client, caplog):
     assert len(lines) == 2 and all(
         "\n" not in line and "\r" not in line and "\x1b" not in line for line in lines
     )
-    assert lines[0].startswith(
-        "GET /x\\n2026-11-30 12:00:00,000 dataops.api GET /datasets 200 1.0ms\\r\\x1b[2J\\\\ 404"
+    # The forged line is one path, percent-encoded: no newline, space or escape sequence gets through.
+    method, target, status, _ = lines[0].split(" ")
+    assert (method, status) == ("GET", "404")
+    assert (
+        target == "/x%0A2026-11-30%2012:00:00,000%20dataops.api%20GET%20/datasets%20200%201.0ms%0D%1B[2J%5C"
     )
     assert len(lines[1]) < 2200 and "(57970 more characters)" in lines[1]
 
@@ -311,7 +354,7 @@ def test_a_dsn_that_does_not_parse_never_shows_its_password(pg_database, s3_endp
         events = [row[0] for row in con.execute("SELECT event FROM event_logs")]
     failures = [e for e in events if '"STEP_FAILURE"' in e]
     assert failures and all("the DSN in DATAOPS_PG_DSN does not parse" in e for e in failures)
-    assert not [e for e in events if "SeCrEt" in e]
+    assert not [e for e in events if "SeCrEt" in e] and scan_log("\n".join(events), "event log") == []
     assert not [text for text in shown if "SeCrEt" in text]
     # Nor any log or file the runs left behind (dbt's output, the instance's files).
     assert not [p for p in tmp_path.rglob("*") if p.is_file() and b"SeCrEt" in p.read_bytes()]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import time
+from urllib.parse import quote, unquote_plus
 
 import orjson
 from fastapi import FastAPI, HTTPException, Path, Request, Response
@@ -48,18 +48,19 @@ PAGING = {
 }  # fmt: skip
 
 
-# What one request-log line shows of the path and query: a client chooses them, so they are escaped
-# (a %0a must not start a forged second line) and capped (a 64 KB query is not logged whole).
+# What one request-log line shows of the path and query: a client chooses them, so they are
+# percent-encoded again (a %0a must not start a forged second line) and capped (a 64 KB query is not
+# logged whole), after any password in them is blanked.
 MAX_LOGGED_TARGET = 2048
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
+_READABLE = "/?&=:@,;+*!$'()~[]"  # left as they are, for a readable line
 
 
 def loggable(target: str) -> str:
-    """`target` with control characters (and backslashes) escaped, cut at MAX_LOGGED_TARGET characters,
-    any password in it blanked."""
-    cut = len(target) - MAX_LOGGED_TARGET
-    shown = _UNPRINTABLE.sub(lambda m: m[0].encode("unicode_escape").decode(), target[:MAX_LOGGED_TARGET])
-    return redact(shown) + (f"... ({cut} more characters)" if cut > 0 else "")
+    """`target` (the decoded path and query) as the log shows it: password-free, percent-encoded
+    (control characters, spaces and non-ASCII included), cut at MAX_LOGGED_TARGET characters."""
+    shown = quote(redact(target), safe=_READABLE)
+    cut = len(shown) - MAX_LOGGED_TARGET
+    return shown[:MAX_LOGGED_TARGET] + (f"... ({cut} more characters)" if cut > 0 else "")
 
 
 # All a client learns of a 503: why the store is unavailable (paths, hosts, the server's own error
@@ -96,7 +97,8 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            query = scope.get("query_string", b"").decode("latin-1")
+            # Decoded like the path, so a password sent percent-encoded is found and blanked too.
+            query = unquote_plus(scope.get("query_string", b"").decode("latin-1"))
             log.info(
                 "%s %s %d %.1fms",
                 scope["method"],
