@@ -511,7 +511,8 @@ class _Payload:
 
 @pytest.fixture(scope="module")
 def champion(pipeline_run, testing_env, testing_root, tmp_path_factory):
-    """A copy of the session's cold storage with a promoted baseline on a snapshot of its own."""
+    """A copy of the session's raw partitions (no ledger or promotions of other tests: the snapshot's id
+    is its content's, so another module's champion would be this one's) with a promoted baseline."""
     import shutil
 
     from dataops_assets.resources.factory import open_resource
@@ -521,7 +522,7 @@ def champion(pipeline_run, testing_env, testing_root, tmp_path_factory):
     from dataops_assets_tests.services import environ
 
     root = tmp_path_factory.mktemp("champion")
-    shutil.copytree(testing_root / "cold", root / "cold")
+    shutil.copytree(testing_root / "cold" / "raw", root / "cold" / "raw")
     with environ(DATAOPS_DATA_DIR=str(root)):
         cold = open_resource(testing_env, "cold_storage")
         frozen = create_snapshot(
