@@ -29,6 +29,7 @@ import shutil, sys
 from pathlib import Path
 import duckdb
 from dataops_assets.sources.replay import _source_csv
+from dataops_assets.sql import literal
 
 rows, target, cache = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 con = duckdb.connect()
@@ -57,7 +58,7 @@ with open(tmp, "wb") as out:
             f"SELECT {', '.join(e.replace('$r', str(replica)) + ' AS ' + c for c, e in select.items())} "
             f"FROM base WHERE n <= {take} ORDER BY n"
         )
-        con.execute(f"COPY ({query}) TO '{part}' (FORMAT csv, HEADER {str(replica == 0).lower()})")
+        con.execute(f"COPY ({query}) TO {literal(str(part))} (FORMAT csv, HEADER {str(replica == 0).lower()})")
         with open(part, "rb") as chunk:
             shutil.copyfileobj(chunk, out, 1 << 22)
         part.unlink()

@@ -20,8 +20,8 @@ _TIMED = "import sys, time\nfrom bench.measure import report\n{imports}\nsrc, ou
 
 BARE = {
     "duckdb COPY": (
-        "import duckdb",
-        "duckdb.execute(f\"COPY (SELECT * FROM read_csv('{src}')) TO '{out}' (FORMAT parquet)\")",
+        "import duckdb\nfrom dataops_assets.sql import literal",
+        'duckdb.execute(f"COPY (SELECT * FROM read_csv({literal(src)})) TO {literal(out)} (FORMAT parquet)")',
     ),
     "pyarrow": (
         "import pyarrow.csv, pyarrow.parquet",

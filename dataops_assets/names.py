@@ -41,6 +41,21 @@ def checked_partition(value: object) -> str:
     raise UnsafeName(f"partition {value!r} is not a YYYY-MM-DD date")
 
 
+def checked_key(kind: str, value: object) -> str:
+    """A key read from outside (an S3 listing, a manifest someone could edit) that is a relative path
+    of plain parts: no leading /, no empty, . or .. part, so it cannot climb out of its directory."""
+    if (
+        not isinstance(value, str)
+        or value.startswith("/")
+        or "\0" in value
+        or any(p in ("", ".", "..") for p in value.split("/"))
+    ):
+        raise UnsafeName(
+            f"{kind} {value!r} is refused: it must be a relative path without empty, . or .. parts"
+        )
+    return value
+
+
 def checked_glob(value: str) -> str:
     """A landing glob relative to the landing zone that cannot climb out of it."""
     parts = value.split("/")

@@ -17,7 +17,7 @@ PIPELINE_DAYS = [dt.date(2013, 1, 1) + dt.timedelta(days=i) for i in range(3)]
 
 @pytest.fixture(scope="session")
 def testing_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("dataops-testing")
+    root = tmp_path_factory.mktemp("o'brien-testing")
     with environ(DATAOPS_ENV="testing", DATAOPS_DATA_DIR=str(root), DAGSTER_HOME=str(root / "dagster_home")):
         yield root
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import subprocess
 import time
@@ -278,19 +279,44 @@ def _client(reader):
     return TestClient(create_app(reader))
 
 
-def test_an_unreachable_store_is_a_503_with_the_reason(tmp_path):
+def test_an_unreachable_store_is_a_503_with_the_reason_in_the_server_log_only(tmp_path, caplog):
     from dataops_assets.pillars.serving.api.reader import PostgresHotReader, SQLiteHotReader
 
+    caplog.set_level(logging.WARNING, logger="dataops.api")
     for reader, says in [
         (SQLiteHotReader(str(tmp_path / "missing.sqlite")), "cannot be opened"),
         (PostgresHotReader("postgresql://dataops_api@127.0.0.1:1/dataops"), "cannot be reached"),
     ]:
+        caplog.clear()
         client = _client(reader)
         health = client.get("/health")
         assert health.status_code == 503
-        assert health.json()["status"] == "unavailable" and health.json()["store"]["reachable"] is False
+        assert health.json() == {
+            "status": "unavailable",
+            "store": {
+                "backend": reader.backend,
+                "reachable": False,
+                "detail": "the hot store is unavailable",
+            },
+            "tables": [],
+        }
         listing = client.get("/datasets")
-        assert listing.status_code == 503 and says in listing.json()["detail"]
+        # The client learns that the store is down, not its paths, hosts or the server's error text.
+        assert listing.status_code == 503 and listing.json() == {"detail": "the hot store is unavailable"}
+        logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(logged) == 2 and all(says in line for line in logged), logged
+        assert (
+            str(tmp_path) not in health.text + listing.text and "127.0.0.1" not in health.text + listing.text
+        )
+
+
+def test_interactive_docs_are_served_in_sandbox_and_testing_only(served_sqlite, served_postgres):
+    # /docs and /redoc load Swagger UI and ReDoc from a public CDN: the testing environment's server
+    # has them, the staging one serves only the OpenAPI document.
+    for served, status in ((served_sqlite, 200), (served_postgres, 404)):
+        for page in ("/docs", "/redoc"):
+            assert httpx.get(served.url + page).status_code == status, (served.backend, page)
+        assert httpx.get(served.url + "/openapi.json").status_code == 200
 
 
 def test_serve_refuses_a_missing_or_writing_login(served_postgres):

@@ -57,6 +57,11 @@ BUILT = {
         "CASE WHEN hour = 2 THEN 'x' ELSE hour::VARCHAR END AS hour) FROM (" + GOOD_PARQUET + ")",
     ),
     "extra_column.parquet": lambda: _to_bytes("SELECT *, 0.7 AS humidity FROM (" + GOOD_PARQUET + ")"),
+    # Names that are globs to DuckDB, each beside a file it would match: one row each, hours 10..13.
+    **{
+        name: (lambda hour=10 + i, note=name: f"{HEADER}\n{ROW.format(hour=hour, note=note)}\n".encode())
+        for i, name in enumerate(["rows.csv", "*.csv", "row?.csv", "[r]ows.csv"])
+    },
 }
 
 

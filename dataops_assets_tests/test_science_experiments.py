@@ -198,7 +198,7 @@ def test_the_serving_group_scores_new_days_with_the_champion(runs, cold, frozen,
     day = DAYS[-1]
     served = _serve(testing_env, day)
     assert len(served) == 914 and {(r[4], r[5]) for r in served} == {("baseline", "serving")}
-    # Scored from the day's current files by the stored model: what the experiment predicted for it.
+    # Scored from the day's current files by the re-fitted champion: what the experiment predicted for it.
     assert np.allclose([r[6] for r in served], _predicted(cold, runs["baseline"][0], day), rtol=0, atol=1e-12)
 
 
@@ -270,7 +270,7 @@ def test_an_override_changes_the_ledgers_params_their_hash_and_the_metrics(varia
 def test_the_same_override_twice_gives_identical_metrics_and_ledger_keys(variant_runs):
     first, second = variant_runs["tuned"]
     assert first["metrics"] == second["metrics"]
-    for key in ("experiment_key", "params", "params_hash", "seed", "split", "predictions", "model_artifact"):
+    for key in ("experiment_key", "params", "params_hash", "seed", "split", "predictions"):
         assert first[key] == second[key], key
     assert first["run_id"] != second["run_id"] and first["ledger_key"] != second["ledger_key"]
 
@@ -350,7 +350,7 @@ def test_promote_takes_a_variant_label_and_the_champion_serves_with_its_paramete
     assert promotion["label"] == variant_label(tuned) and promotion["ledger_key"] == latest["ledger_key"]
     assert promotion["params"] == tuned["params"] and promotion["params_hash"] == tuned["params_hash"]
 
-    # The serving group now scores with this variant's fitted model, not the default one.
+    # The serving group now scores with this variant, re-fitted with its parameters, not the default one.
     day = DAYS[-1]
     served = [r[6] for r in _serve(testing_env, day)]
     assert np.allclose(served, _predicted(cold, tuned, day), rtol=0, atol=1e-12)

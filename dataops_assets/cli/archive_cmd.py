@@ -18,6 +18,17 @@ def _day(_ctx, param, value: str | None) -> str | None:
         raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD", param=param) from None
 
 
+def _tampered_is_an_error(read, *args):
+    """What `read` returns; a manifest or file that is not what the platform archived is one line."""
+    from dataops_assets.layout import BadManifest
+    from dataops_assets.names import UnsafeName
+
+    try:
+        return read(*args)
+    except (BadManifest, UnsafeName) as error:
+        fail(str(error))
+
+
 @click.group()
 def archive() -> None:
     """Hot rows past the retention window, archived in cold storage (archive/<table>/date=…/)."""
@@ -32,7 +43,7 @@ def archive_list() -> None:
 
     storage = open_resource(environment(), "cold_storage")
     for table in SERVED_TABLES:
-        files = archived_files(storage, table, None, None)
+        files = _tampered_is_an_error(archived_files, storage, table, None, None)
         days = sorted({f["day"] for f in files})
         span = f"{days[0]} .. {days[-1]}" if days else "-"
         click.echo(f"{table:<28} {len(days):>5} day(s)  {sum(f['rows'] for f in files):>9} row(s)  {span}")
@@ -56,7 +67,9 @@ def archive_read(table: str, start: str | None, end: str | None, out: str | None
     if out and not out.endswith((".parquet", ".csv")):
         fail(f"--out must end in .parquet or .csv, not {out!r}")
     con = duckdb.connect()
-    rows = read_archive(con, open_resource(environment(), "cold_storage"), table, start, end)
+    rows = _tampered_is_an_error(
+        read_archive, con, open_resource(environment(), "cold_storage"), table, start, end
+    )
     if rows is None:
         fail(f"nothing of {table} is archived for {start or 'the start'} .. {end or 'the end'}")
     count = rows.count("*").fetchone()[0]

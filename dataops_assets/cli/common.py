@@ -9,21 +9,26 @@ import click
 
 from dataops_assets.environments.loader import load_environment
 from dataops_assets.environments.model import Environment, MissingSecretError
+from dataops_assets.redact import redact
+from dataops_assets.resources import postgres
 from dataops_assets.yaml_config import InvalidConfig
 
 
 def fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {redact(message)}", err=True)  # an error may quote a connection string
     sys.exit(1)
 
 
 def environment(name: str | None = None, secrets: bool = False) -> Environment:
-    """The environment NAME (default: DATAOPS_ENV); with `secrets`, every secret the pipeline needs is set."""
+    """The environment NAME (default: DATAOPS_ENV); with `secrets`, every secret the pipeline needs is
+    set, and every DSN among them parses."""
     try:
         env = load_environment(name)
         if secrets:
-            for ref in env.pipeline_secrets().values():
-                ref.resolve()
+            for where, ref in env.pipeline_secrets().items():
+                value = ref.resolve()
+                if where.endswith("dsn"):
+                    postgres.parse(value)
         return env
-    except (InvalidConfig, MissingSecretError) as error:
+    except (InvalidConfig, MissingSecretError, postgres.UnparseableDSN) as error:
         fail(str(error))

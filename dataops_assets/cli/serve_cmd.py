@@ -14,7 +14,7 @@ from dataops_assets.cli.common import environment, fail
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Server processes.")
 def serve(host: str, port: int, workers: int) -> None:
-    """Serve the hot data HTTP API (OpenAPI at /openapi.json, docs at /docs, GET /health).
+    """Serve the hot data HTTP API (OpenAPI at /openapi.json, GET /health; /docs in sandbox and testing).
 
     Read-only: it never holds a writer's lock, so `dataops pipeline run` can publish while it serves.
     One log line per request (method, path, status, latency) goes to stderr.
@@ -22,16 +22,13 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from dataops_assets.environments.model import MissingSecretError
-    from dataops_assets.pillars.serving.api.reader import NotReadOnly, StoreUnavailable, reader_for
+    from dataops_assets.pillars.serving.api.reader import Misconfigured, StoreUnavailable, reader_for
 
     env = environment()
     try:
         reader = reader_for(env)
-    except MissingSecretError as error:
-        fail(str(error))
-    try:
         reader.check()
-    except NotReadOnly as error:
+    except (MissingSecretError, Misconfigured) as error:  # a missing or bad DSN, a writer's login
         fail(str(error))
     except StoreUnavailable as error:  # it may come up later: serve, and let /health say so meanwhile
         click.echo(f"warning: {error}; serving anyway (GET /health reports it)", err=True)

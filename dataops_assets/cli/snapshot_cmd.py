@@ -72,9 +72,12 @@ def snapshot_create(name: str, datasets: str, start: str, end: str) -> None:
 @snapshot.command("list")
 def snapshot_list() -> None:
     """Every snapshot in this environment's cold storage."""
-    from dataops_assets.science.snapshots import list_snapshots
+    from dataops_assets.science.snapshots import SnapshotError, list_snapshots
 
-    snapshots = list_snapshots(_cold_storage())
+    try:
+        snapshots = list_snapshots(_cold_storage())
+    except SnapshotError as error:
+        fail(str(error))
     if not snapshots:
         click.echo("no snapshots yet: dataops snapshot create NAME --datasets flights,weather,planes ...")
     for s in snapshots:

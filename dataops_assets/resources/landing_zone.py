@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from dataops_assets.names import UnsafeName, checked_key
 from dataops_assets.resources.s3 import s3_client
 
 
@@ -92,15 +93,15 @@ class S3LandingZone(LandingZone):
         return [self.name_of_key(o["Key"]) for o in self.objects(pattern)]
 
     def files(self, pattern: str) -> list[Path]:
-        cache = Path(self.cache_dir)
+        cache = Path(self.cache_dir).resolve()
+        fetched = [(obj["Key"], self._cached(cache, obj["Key"])) for obj in self.objects(pattern)]
         paths = []
-        for obj in self.objects(pattern):
-            target = cache / self.name_of_key(obj["Key"])
+        for key, target in fetched:  # every key checked before any is fetched
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
             os.close(fd)
             try:
-                self.client.download_file(self.bucket, obj["Key"], tmp)
+                self.client.download_file(self.bucket, key, tmp)
                 os.replace(tmp, target)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -108,8 +109,16 @@ class S3LandingZone(LandingZone):
             paths.append(target)
         return paths
 
+    def _cached(self, cache: Path, key: str) -> Path:
+        """Where object `key` is cached: inside the cache, or UnsafeName naming the key (an object
+        named `landing/flights/../../x.csv` must not be written outside it)."""
+        target = (cache / self.name_of_key(checked_key("landing key", key))).resolve()
+        if cache not in target.parents:
+            raise UnsafeName(f"landing key {key!r} is refused: it would be cached outside {cache}")
+        return target
+
     def name_of(self, path: Path) -> str:
-        return str(path.relative_to(self.cache_dir))
+        return str(path.relative_to(Path(self.cache_dir).resolve()))
 
     def put_file(self, local: Path, name: str) -> None:
         self.client.upload_file(str(local), self.bucket, self.prefix + name)

@@ -6,34 +6,48 @@ psycopg is imported where it is used: the code location loads without it (sandbo
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING
+
+from dataops_assets.redact import REDACTED, redact
 
 if TYPE_CHECKING:
     import psycopg
 
 
-def connect(dsn: str, **kwargs) -> psycopg.Connection:
-    import psycopg
+class UnparseableDSN(ValueError):
+    """A DSN psycopg cannot read. psycopg's own message quotes the DSN whole, password included: this
+    one names the environment variable that holds it instead."""
 
-    return psycopg.connect(dsn, connect_timeout=10, **kwargs)
 
-
-def _parts(dsn: str) -> dict | None:
-    """The DSN's fields, or None when it does not parse."""
+def parse(dsn: str) -> dict:
+    """The DSN's fields, or UnparseableDSN naming the variable it came from (never its text)."""
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
     try:
         return conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
-        return None
+        # Secrets reach the platform only through environment variables: say which one holds it.
+        held_in = " and ".join(sorted(name for name, value in os.environ.items() if value == dsn))
+        raise UnparseableDSN(f"the DSN {f'in {held_in}' if held_in else 'given'} does not parse") from None
+
+
+def connect(dsn: str, **kwargs) -> psycopg.Connection:
+    import psycopg
+
+    # First: psycopg's error for a DSN it cannot parse quotes it whole, and inside a run Dagster
+    # records a step's exception in its event log, which the UI shows.
+    parse(dsn)
+    return psycopg.connect(dsn, connect_timeout=10, **kwargs)
 
 
 def redact_dsn(dsn: str) -> str:
     """The DSN as a user may see it: host, port, database and user, never the password."""
-    parts = _parts(dsn)
-    if parts is None:
+    try:
+        parts = parse(dsn)
+    except UnparseableDSN:
         return "<unparseable DSN>"  # the raw text could hold the password
     host = parts.get("host", "localhost")
     where = f"{host}:{parts.get('port', 5432)}/{parts.get('dbname', parts.get('user', ''))}"
@@ -41,30 +55,30 @@ def redact_dsn(dsn: str) -> str:
 
 
 def redact_text(text: str, dsn: str) -> str:
-    """An error message with the DSN's password (if any) blanked out."""
-    password = (_parts(dsn) or {}).get("password")
-    return text.replace(password, "***") if password else text
+    """An error message with any password in it, and the DSN's own wherever it appears, blanked out."""
+    try:
+        password = parse(dsn).get("password")
+    except UnparseableDSN:
+        password = None
+    return redact(text.replace(password, REDACTED) if password else text)
 
 
 def with_database(dsn: str, dbname: str) -> str:
     """The same server and credentials, another database (e.g. `postgres` to create this one)."""
     from psycopg.conninfo import make_conninfo
 
+    parse(dsn)
     return make_conninfo(dsn, dbname=dbname)
 
 
 def database_of(dsn: str) -> str:
-    from psycopg.conninfo import conninfo_to_dict
-
-    parts = conninfo_to_dict(dsn)
+    parts = parse(dsn)
     return parts.get("dbname") or parts.get("user") or "postgres"
 
 
 def dbt_profile_env(dsn: str) -> dict[str, str]:
     """The variables dbt's `postgres` target reads (dbt_project/profiles.yml)."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    parts = conninfo_to_dict(dsn)
+    parts = parse(dsn)
     return {
         "DATAOPS_PG_HOST": parts.get("host", "localhost"),
         "DATAOPS_PG_PORT": str(parts.get("port", 5432)),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dataops_assets.environments.model import Environment
 from dataops_assets.environments.render import HEADER, render_instance_yaml
+from dataops_assets.redact import redact
 
 
 def ensure_dagster_home(env: Environment) -> Path:
@@ -47,7 +48,7 @@ def failure_reason(result) -> str | None:
     failures = [e for e in result.all_events if e.is_step_failure]
     if not failures:
         return "the run failed"
-    return f"{failures[0].step_key}: {_root_cause(failures[0].step_failure_data)}"
+    return f"{failures[0].step_key}: {redact(_root_cause(failures[0].step_failure_data))}"
 
 
 def execute_job(env: Environment, job_name: str, *, run_config=None, tags=None, stdout=None, echo=print):

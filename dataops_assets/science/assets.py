@@ -22,7 +22,7 @@ from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.science import ledger
 from dataops_assets.science.evaluation import GATE_METRIC, judged_rows, metrics
 from dataops_assets.science.features import DEFAULT_TEST_FRACTION, KEY, TARGET, build_features, split_by_date
-from dataops_assets.science.models import MODELS, ModelError, make_model
+from dataops_assets.science.models import MODELS, ModelError, train
 from dataops_assets.science.snapshots import SnapshotError, load_snapshot
 
 if TYPE_CHECKING:  # pandas is imported where used: the code location loads without it
@@ -78,7 +78,6 @@ class Scored:
     params: dict
     seed: int
     stored: dict  # where the predictions are in cold storage: path, sha256, rows
-    artifact: dict  # where the fitted model is
 
 
 @contextlib.contextmanager
@@ -141,8 +140,7 @@ def model(experiment: Experiment, split: Stage) -> dg.Output:
     """The model trained on the training days."""
     started = time.perf_counter()
     with _as_failure():
-        trained = make_model(experiment.model, experiment.params)
-    trained.fit(split.frame[split.frame["split"] == "train"], experiment.seed)
+        trained = train(experiment.model, experiment.params, split.frame, experiment.seed)
     stage = split.then("train", started)
     params = trained.params | {"test_fraction": experiment.test_fraction}
     return dg.Output(
@@ -169,10 +167,9 @@ def predictions(cold_storage: ColdStorage, model: Trained) -> dg.Output:
         **{TARGET: frame[TARGET]},
     )
     stored = ledger.write_predictions(cold_storage, model.stage.snapshot["id"], model.name, scored)
-    artifact = ledger.write_model(cold_storage, model.stage.snapshot["id"], model.name, model.model)
     stage = model.stage.then("predict", started, scored)
     return dg.Output(
-        Scored(stage, model.name, model.params, model.seed, stored, artifact),
+        Scored(stage, model.name, model.params, model.seed, stored),
         metadata={
             "dagster/row_count": len(scored),
             "path": dg.MetadataValue.path(cold_storage.uri(stored["path"])),
@@ -214,7 +211,6 @@ def evaluation(
         "metrics": scores,
         "timings_s": timings,
         "predictions": predictions.stored,
-        "model_artifact": predictions.artifact,
     }
     key = ledger.append(cold_storage, record)
     return dg.MaterializeResult(

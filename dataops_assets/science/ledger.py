@@ -8,7 +8,11 @@ content-addressed, so the gate compares two models on exactly the rows they were
 
     experiments/<snapshot id>/runs/<recorded at>-<run id>.json
     experiments/<snapshot id>/predictions/<model>-<sha256 prefix>.parquet
-    experiments/<snapshot id>/models/<model>-<sha256 prefix>.pickle     (the fitted model)
+
+No fitted model is stored: nothing executable is ever read back from shared storage (a pickle runs
+code when it is loaded). A record holds what reproduces the model instead — snapshot, model, parameters,
+seed — and the champion is re-fitted from it (science/serving.py). Records written when fitted models
+were pickled keep a `model_artifact` key, which nothing reads.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ import functools
 import hashlib
 import io
 import json
-import pickle
 import platform
+import re
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from dataops_assets.integrity import canonical_json, fingerprint
+from dataops_assets.layout import BadManifest, checked_entry
 from dataops_assets.paths import PROJECT_DIR
 from dataops_assets.resources.cold_storage import ColdStorage
 
@@ -70,44 +75,32 @@ def experiment_key(snapshot_id: str, model: str, params: dict, seed: int) -> str
     return fingerprint({"snapshot_id": snapshot_id, "model": model, "params": params, "seed": seed})
 
 
-def _put_addressed(
-    cold_storage: ColdStorage, snapshot_id: str, kind: str, name: str, suffix: str, data: bytes
-) -> dict:
-    sha256 = hashlib.sha256(data).hexdigest()
-    key = f"{EXPERIMENTS}/{snapshot_id}/{kind}/{name}-{sha256[:16]}.{suffix}"
-    if not cold_storage.exists(key):
-        cold_storage.put_bytes(key, data)
-    return {"path": key, "sha256": sha256, "bytes": len(data)}
-
-
-def _get_addressed(cold_storage: ColdStorage, stored: dict) -> bytes:
-    data = cold_storage.get_bytes(stored["path"])
-    if hashlib.sha256(data).hexdigest() != stored["sha256"]:
-        raise ValueError(f"{stored['path']} no longer matches the sha256 the ledger recorded")
-    return data
+def _predictions_directory(snapshot_id: str) -> str:
+    return f"{EXPERIMENTS}/{snapshot_id}/predictions"
 
 
 def write_predictions(cold_storage: ColdStorage, snapshot_id: str, model: str, frame: pd.DataFrame) -> dict:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
-    stored = _put_addressed(cold_storage, snapshot_id, "predictions", model, "parquet", buffer.getvalue())
-    return stored | {"rows": len(frame)}
+    data = buffer.getvalue()
+    sha256 = hashlib.sha256(data).hexdigest()
+    key = f"{_predictions_directory(snapshot_id)}/{model}-{sha256[:16]}.parquet"
+    if not cold_storage.exists(key):
+        cold_storage.put_bytes(key, data)
+    return {"path": key, "sha256": sha256, "bytes": len(data), "rows": len(frame)}
 
 
 def read_predictions(cold_storage: ColdStorage, record: dict) -> pd.DataFrame:
+    """The run's predictions (plain Parquet data): only from where the ledger stores them, and only the
+    bytes whose sha256 the record holds."""
     import pandas as pd
 
-    return pd.read_parquet(io.BytesIO(_get_addressed(cold_storage, record["predictions"])))
-
-
-def write_model(cold_storage: ColdStorage, snapshot_id: str, model: str, fitted: object) -> dict:
-    """The fitted model, so a promoted champion can score days it has never seen."""
-    return _put_addressed(cold_storage, snapshot_id, "models", model, "pickle", pickle.dumps(fitted))
-
-
-def read_model(cold_storage: ColdStorage, stored: dict) -> object:
-    # Only ever this ledger's own artifacts, checked against the sha256 recorded when they were written.
-    return pickle.loads(_get_addressed(cold_storage, stored))
+    directory = _predictions_directory(record["snapshot"]["id"])
+    entry = checked_entry(record["predictions"], directory, stem=record["model"])
+    data = cold_storage.get_bytes(entry["path"])
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise BadManifest(f"{entry['path']} no longer matches the sha256 the ledger recorded")
+    return pd.read_parquet(io.BytesIO(data))
 
 
 def append(cold_storage: ColdStorage, record: dict) -> str:
@@ -115,6 +108,24 @@ def append(cold_storage: ColdStorage, record: dict) -> str:
     key = f"{EXPERIMENTS}/{record['snapshot']['id']}/runs/{stamp}-{record['run_id'][:8]}.json"
     cold_storage.put_bytes(key, canonical_json(record))
     return key
+
+
+# What append writes: a record's key names its snapshot (a 64-hex id) and the run.
+RECORD_KEY = re.compile(
+    rf"{EXPERIMENTS}/[0-9a-f]{{64}}/runs/[0-9]{{8}}T[0-9]{{12}}-[0-9A-Za-z_-]{{1,8}}\.json"
+)
+
+
+def read_record(cold_storage: ColdStorage, key: object) -> dict:
+    """The ledger record at `key` (as a promotion names it); BadManifest unless there is one."""
+    if not isinstance(key, str) or not RECORD_KEY.fullmatch(key):
+        raise BadManifest(f"{str(key)[:200]!r} is not the key of an experiment ledger record")
+    if not cold_storage.exists(key):
+        raise BadManifest(f"there is no experiment ledger record {key}")
+    record = json.loads(cold_storage.get_bytes(key))
+    if not isinstance(record, dict):
+        raise BadManifest(f"{key} is not an experiment ledger record")
+    return record | {"ledger_key": key}
 
 
 def runs(cold_storage: ColdStorage, snapshot_id: str) -> list[dict]:

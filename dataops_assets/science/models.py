@@ -188,3 +188,11 @@ def resolve_params(name: str, overrides: dict) -> dict:
 
 def make_model(name: str, overrides: dict | None = None):
     return _model_class(name)(params=resolve_params(name, overrides or {}))
+
+
+def train(name: str, overrides: dict, frame: pd.DataFrame, seed: int):
+    """Model `name` fitted on the frame's training days (split_by_date's `train` rows): how an
+    experiment fits it, and how the champion is fitted again to score new days."""
+    model = make_model(name, overrides)
+    model.fit(frame[frame["split"] == "train"], seed)
+    return model

@@ -80,10 +80,6 @@ def production_champion(cold_storage: ColdStorage) -> dict | None:
     return json.loads(cold_storage.get_bytes(max(keys, key=lambda k: k.rsplit("/", 1)[-1])))
 
 
-def _record(cold_storage: ColdStorage, key: str) -> dict:
-    return json.loads(cold_storage.get_bytes(key)) | {"ledger_key": key}
-
-
 def candidates(cold_storage: ColdStorage, snapshot_id: str) -> dict[str, dict]:
     """Each variant's latest run on the snapshot, by its label."""
     latest = ledger.latest_by_variant(ledger.runs(cold_storage, snapshot_id))
@@ -148,7 +144,7 @@ def standings(cold_storage: ColdStorage, snapshot: Snapshot) -> tuple[dict | Non
     """The champion's promotion (or None), with its label among the candidates now, and every
     variant's latest run against it."""
     crowned = champion(cold_storage, snapshot.id)
-    reference = _record(cold_storage, crowned["ledger_key"]) if crowned else None
+    reference = ledger.read_record(cold_storage, crowned["ledger_key"]) if crowned else None
     table = candidates(cold_storage, snapshot.id)
     if crowned:
         crowned |= {"label": label_of(table, reference)}  # a variant run since may have changed it
@@ -178,7 +174,7 @@ def promote(cold_storage: ColdStorage, hot_store: HotStore, snapshot: Snapshot, 
     crowned = champion(cold_storage, snapshot.id)
     if crowned and crowned["ledger_key"] == latest["ledger_key"]:
         raise PromotionRefused(f"{label} is already the champion on snapshot {snapshot.name}")
-    reference = _record(cold_storage, crowned["ledger_key"]) if crowned else None
+    reference = ledger.read_record(cold_storage, crowned["ledger_key"]) if crowned else None
     versus = label_of(table, reference) if reference else f"the no-skill reference ({REFERENCE_MODEL})"
     diff = difference(cold_storage, latest, reference)
     if not diff.significantly_better:
@@ -200,7 +196,6 @@ def promote(cold_storage: ColdStorage, hot_store: HotStore, snapshot: Snapshot, 
         "ledger_key": latest["ledger_key"],
         "run_id": latest["run_id"],
         "experiment_key": latest["experiment_key"],
-        "model_artifact": latest["model_artifact"],
         # The no-skill reference has no run of its own: it is fitted from the challenger's training rows.
         "versus": {
             "model": reference["model"] if reference else REFERENCE_MODEL,

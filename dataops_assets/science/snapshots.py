@@ -78,7 +78,7 @@ class Snapshot:
         return sum(f["bytes"] for f in self.files)
 
     def files_of(self, dataset: str) -> list[dict]:
-        return [f for f in self.files if f["dataset"] == dataset]
+        return [f for f in self.files if f.get("dataset") == dataset]
 
     def to_json(self) -> bytes:
         return canonical_json(
@@ -87,9 +87,36 @@ class Snapshot:
         )
 
     @classmethod
-    def from_json(cls, data: bytes) -> Snapshot:
-        raw = json.loads(data)
-        return cls(name=raw["name"], id=raw["id"], created_at=raw["created_at"], content=raw["content"])
+    def from_json(cls, data: bytes, key: str) -> Snapshot:
+        try:
+            raw = json.loads(data)
+            snapshot = cls(
+                name=raw["name"], id=raw["id"], created_at=raw["created_at"], content=raw["content"]
+            )
+            if not all(isinstance(f, dict) for f in snapshot.files):
+                raise TypeError
+        except (ValueError, TypeError, KeyError):
+            raise SnapshotError(f"{key} is not a snapshot manifest this platform wrote") from None
+        return snapshot
+
+
+def pinned_problem(entry: dict) -> str | None:
+    """Why a snapshot's file entry is not a raw file of its dataset and partition (see
+    layout.entry_problem), or None: checked before any pinned file is read, exported or verified."""
+    try:
+        directory = layout.partition_prefix(layout.RAW, entry.get("dataset"), entry.get("partition"))
+    except UnsafeName as unsafe:
+        return str(unsafe)
+    return layout.entry_problem(entry, directory)
+
+
+def _checked_files(snapshot: Snapshot, files: list[dict]) -> list[dict]:
+    for entry in files:
+        if problem := pinned_problem(entry):
+            raise SnapshotError(
+                f"snapshot {snapshot.name} pins a bad entry: {problem}: run `dataops snapshot verify`"
+            )
+    return files
 
 
 def _days(start: str, end: str) -> list[str]:
@@ -160,12 +187,12 @@ def load_snapshot(cold_storage: ColdStorage, name: str) -> Snapshot:
     if not cold_storage.exists(key):
         known = ", ".join(s.name for s in list_snapshots(cold_storage)) or "none yet"
         raise SnapshotError(f"no snapshot named {name!r} (snapshots: {known})")
-    return Snapshot.from_json(cold_storage.get_bytes(key))
+    return Snapshot.from_json(cold_storage.get_bytes(key), key)
 
 
 def list_snapshots(cold_storage: ColdStorage) -> list[Snapshot]:
     return [
-        Snapshot.from_json(cold_storage.get_bytes(key))
+        Snapshot.from_json(cold_storage.get_bytes(key), key)
         for key in cold_storage.list_keys(f"{SNAPSHOTS}/")  # the slash: an S3 prefix, not a name start
         if key.endswith(".json")
     ]
@@ -186,6 +213,9 @@ def verify_snapshot(
         report.problems.append(f"manifest: snapshots/{snapshot.name}.json no longer hashes to its id")
     for entry in progress(snapshot.files, len(snapshot.files), f"verifying {snapshot.name}"):
         report.files_checked += 1
+        if problem := pinned_problem(entry):  # a tampered entry is a finding, never a read
+            report.problems.append(f"bad entry: {problem}")
+            continue
         if not cold_storage.exists(entry["path"]):
             report.problems.append(f"missing: {entry['path']}")
             continue
@@ -204,6 +234,7 @@ def export_snapshot(
     experiments on the snapshot, and `dataops verify` checks it. Files already there are skipped.
     """
     copied = 0
+    _checked_files(snapshot, snapshot.files)
     for entry in progress(snapshot.files, len(snapshot.files), f"exporting {snapshot.name}"):
         if not (target.exists(entry["path"]) and _sha256(target, entry["path"]) == entry["sha256"]):
             target.put_bytes(entry["path"], cold_storage.get_bytes(entry["path"]))
@@ -245,7 +276,7 @@ def read_dataset(cold_storage: ColdStorage, snapshot: Snapshot, dataset: str) ->
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    files = snapshot.files_of(dataset)
+    files = _checked_files(snapshot, snapshot.files_of(dataset))
     if not files:
         return None
     tables = []

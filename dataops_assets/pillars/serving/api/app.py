@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from urllib.parse import quote, unquote_plus
 
 import orjson
 from fastapi import FastAPI, HTTPException, Path, Request, Response
@@ -17,9 +18,11 @@ from dataops_assets.pillars.serving.api.schemas import (
     Page,
     Problem,
 )
+from dataops_assets.redact import redact
 from dataops_assets.served import FRESHNESS_FAIL_WINDOW, PREDICTIONS, SERVED_TABLES, ServedTable
 
 log = logging.getLogger("dataops.api")
+INTERACTIVE_DOCS_ENVIRONMENTS = ("sandbox", "testing")  # the laptop's and CI's: /docs and /redoc
 
 FILTERS_HELP = (
     "Filters are further query parameters named after the dataset's columns (see `GET /datasets`): "
@@ -43,6 +46,30 @@ PAGING = {
          "description": "`next_cursor` of the previous page (with the same filters and order_by)."},
     ]
 }  # fmt: skip
+
+
+# What one request-log line shows of the path and query: a client chooses them, so they are
+# percent-encoded again (a %0a must not start a forged second line) and capped (a 64 KB query is not
+# logged whole), after any password in them is blanked.
+MAX_LOGGED_TARGET = 2048
+_READABLE = "/?&=:@,;+*!$'()~[]"  # left as they are, for a readable line
+
+
+def loggable(target: str) -> str:
+    """`target` (the decoded path and query) as the log shows it: password-free, percent-encoded
+    (control characters, spaces and non-ASCII included), cut at MAX_LOGGED_TARGET characters."""
+    shown = quote(redact(target), safe=_READABLE)
+    cut = len(shown) - MAX_LOGGED_TARGET
+    return shown[:MAX_LOGGED_TARGET] + (f"... ({cut} more characters)" if cut > 0 else "")
+
+
+# All a client learns of a 503: why the store is unavailable (paths, hosts, the server's own error
+# text) is for the operator, in the server's log.
+UNAVAILABLE = "the hot store is unavailable"
+
+
+def _log_unavailable(error: StoreUnavailable) -> None:
+    log.warning("503 %s: %s", UNAVAILABLE, redact(str(error)))
 
 
 def _json(body: object, status_code: int = 200) -> Response:
@@ -70,11 +97,12 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            query = scope.get("query_string", b"").decode("latin-1")
+            # Decoded like the path, so a password sent percent-encoded is found and blanked too.
+            query = unquote_plus(scope.get("query_string", b"").decode("latin-1"))
             log.info(
                 "%s %s %d %.1fms",
                 scope["method"],
-                scope["path"] + (f"?{query}" if query else ""),
+                loggable(scope["path"] + (f"?{query}" if query else "")),
                 status,
                 (time.perf_counter() - started) * 1000,
             )
@@ -114,10 +142,14 @@ def _freshness(name: str, entry: dict | None, now: dt.datetime) -> dict:
     }
 
 
-def create_app(reader: HotReader) -> FastAPI:
+def create_app(reader: HotReader, interactive_docs: bool = False) -> FastAPI:
+    """The API over `reader`. `interactive_docs` serves /docs and /redoc, pages that load Swagger UI and
+    ReDoc from a public CDN into the browser: on a laptop, never on a shared environment's origin."""
     # The handlers are async and read the store inline: a read is bounded (indexed day filters, the
     # page cap) and costs less than a hop to a worker thread. More cores: `dataops serve --workers N`.
     app = FastAPI(
+        docs_url="/docs" if interactive_docs else None,
+        redoc_url="/redoc" if interactive_docs else None,
         title="dataops hot data",
         version="1",
         description="The hot tables of the serving pillar and the promoted model's predictions, read-only. "
@@ -128,7 +160,8 @@ def create_app(reader: HotReader) -> FastAPI:
 
     @app.exception_handler(StoreUnavailable)
     def unavailable(_: Request, error: StoreUnavailable) -> Response:
-        return _json({"detail": str(error)}, status_code=503)
+        _log_unavailable(error)
+        return _json({"detail": UNAVAILABLE}, status_code=503)
 
     @app.exception_handler(queries.QueryError)
     def refused(_: Request, error: queries.QueryError) -> Response:
@@ -142,7 +175,8 @@ def create_app(reader: HotReader) -> FastAPI:
             with reader.session() as session:
                 catalog = session.catalog()
         except StoreUnavailable as error:
-            store = {"backend": reader.backend, "reachable": False, "detail": str(error)}
+            _log_unavailable(error)
+            store = {"backend": reader.backend, "reachable": False, "detail": UNAVAILABLE}
             return _json({"status": "unavailable", "store": store, "tables": []}, status_code=503)
         tables = [_freshness(name, catalog[name], now) for name in SERVED_TABLES if name in catalog]
         status = "ok" if all(t["fresh"] for t in tables) else "stale"
@@ -233,4 +267,5 @@ def app_from_environment() -> FastAPI:
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
-    return create_app(reader_for(load_environment()))
+    env = load_environment()
+    return create_app(reader_for(env), interactive_docs=env.name in INTERACTIVE_DOCS_ENVIRONMENTS)

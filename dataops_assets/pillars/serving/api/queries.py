@@ -26,6 +26,8 @@ from dataops_assets.served import ServedTable
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000  # the hard cap: a bigger `limit` is refused, not silently truncated
 MAX_TEXT = 200
+# A cursor this API issues holds a hash and one row's order values: far below this. Longer is forged.
+MAX_CURSOR = 4096
 RESERVED = ("columns", "order_by", "limit", "cursor")
 OPERATORS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 RANGED_TYPES = ("integer", "number", "date", "timestamp")
@@ -210,11 +212,14 @@ def encode_cursor(query: Query, last_row: tuple) -> str:
 
 
 def decode_cursor(query: Query, cursor: str) -> tuple:
+    if len(cursor) > MAX_CURSOR:
+        raise QueryError(f"cursor is longer than {MAX_CURSOR} characters: not one this API issued")
     try:
         payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         values = payload["v"]
         belongs = payload["q"] == query.fingerprint()
-    except (ValueError, binascii.Error, TypeError, KeyError):
+    # Whatever a forged cursor makes the decoder raise (deep nesting: RecursionError) is a 400.
+    except (ValueError, binascii.Error, TypeError, KeyError, RecursionError):
         raise QueryError("cursor is not one this API issued; start again without it") from None
     if not belongs:
         raise QueryError("cursor belongs to another query (dataset, filters or order_by differ)")

@@ -32,9 +32,13 @@ class StoreUnavailable(RuntimeError):
     """The hot store cannot be reached (HTTP 503)."""
 
 
-class NotReadOnly(StoreUnavailable):
-    """The API's database login could change the hot store: `dataops serve` refuses to start, and a
-    server started some other way answers 503 rather than read with a writer's rights."""
+class Misconfigured(StoreUnavailable):
+    """The API is set up so that it must not serve: `dataops serve` refuses to start, and a server
+    started some other way answers 503."""
+
+
+class NotReadOnly(Misconfigured):
+    """The API's database login could change the hot store: it must not read with a writer's rights."""
 
 
 class ReadSession(Protocol):
@@ -54,7 +58,7 @@ class HotReader(Protocol):
     placeholder: str  # how the backend's driver marks a bound parameter
 
     def check(self) -> None:
-        """Open the store now: StoreUnavailable (or NotReadOnly) says why it cannot serve."""
+        """Open the store now: StoreUnavailable (Misconfigured: must not serve at all) says why it cannot."""
         ...
 
     def session(self) -> contextlib.AbstractContextManager[ReadSession]: ...
@@ -199,6 +203,8 @@ class PostgresHotReader:
         )
         try:
             con = postgres.connect(self.dsn, autocommit=True, options=options)
+        except postgres.UnparseableDSN as error:
+            raise Misconfigured(str(error)) from None
         except psycopg.OperationalError as error:
             reason = postgres.redact_text(str(error).strip().splitlines()[0], self.dsn)
             raise StoreUnavailable(
