@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 
 import orjson
 from fastapi import FastAPI, HTTPException, Path, Request, Response
@@ -17,7 +18,7 @@ from dataops_assets.pillars.serving.api.schemas import (
     Page,
     Problem,
 )
-from dataops_assets.served import FRESHNESS_FAIL_WINDOW, PREDICTIONS, SERVED_TABLES, ServedTable
+from dataops_assets.served import FRESHNESS_FAIL_WINDOW, PREDICTIONS, ServedTable, served_tables
 
 log = logging.getLogger("dataops.api")
 
@@ -114,7 +115,9 @@ def _freshness(name: str, entry: dict | None, now: dt.datetime) -> dict:
     }
 
 
-def create_app(reader: HotReader) -> FastAPI:
+def create_app(reader: HotReader, served: Callable[[], dict[str, ServedTable]] = served_tables) -> FastAPI:
+    """The API over `reader`'s hot store, serving the tables `served()` declares when asked (the
+    dbt models' serve declarations, read again when dbt's manifest changes)."""
     # The handlers are async and read the store inline: a read is bounded (indexed day filters, the
     # page cap) and costs less than a hop to a worker thread. More cores: `dataops serve --workers N`.
     app = FastAPI(
@@ -144,7 +147,7 @@ def create_app(reader: HotReader) -> FastAPI:
         except StoreUnavailable as error:
             store = {"backend": reader.backend, "reachable": False, "detail": str(error)}
             return _json({"status": "unavailable", "store": store, "tables": []}, status_code=503)
-        tables = [_freshness(name, catalog[name], now) for name in SERVED_TABLES if name in catalog]
+        tables = [_freshness(name, catalog[name], now) for name in served() if name in catalog]
         status = "ok" if all(t["fresh"] for t in tables) else "stale"
         return _json(
             {"status": status, "store": {"backend": reader.backend, "reachable": True}, "tables": tables}
@@ -156,7 +159,7 @@ def create_app(reader: HotReader) -> FastAPI:
         listed = []
         with reader.session() as session:
             catalog = session.catalog()
-            for dataset in SERVED_TABLES.values():
+            for dataset in served().values():
                 entry = catalog.get(dataset.name)
                 columns = _columns(session, dataset.name) if entry else []
                 listed.append(
@@ -205,9 +208,10 @@ def create_app(reader: HotReader) -> FastAPI:
         request: Request, name: str = Path(description="A served dataset (see `GET /datasets`).")
     ) -> Response:
         """Rows of a served dataset: filtered, ordered and paged."""
-        dataset = SERVED_TABLES.get(name)
+        tables = served()
+        dataset = tables.get(name)
         if dataset is None:
-            raise HTTPException(404, f"no dataset {name[:60]!r}; served: {', '.join(SERVED_TABLES)}")
+            raise HTTPException(404, f"no dataset {name[:60]!r}; served: {', '.join(tables)}")
         return read_page(dataset, request, f"{name} has not been published yet")
 
     @app.get("/predictions", **paged)
@@ -226,6 +230,7 @@ def create_app(reader: HotReader) -> FastAPI:
 def app_from_environment() -> FastAPI:
     """The app over the hot store of DATAOPS_ENV (for `uvicorn --factory`, e.g. with --workers)."""
     from dataops_assets.environments.loader import load_environment
+    from dataops_assets.pillars.processing.dbt_project import ensure_manifest
     from dataops_assets.pillars.serving.api.reader import reader_for
 
     if not log.handlers:  # each server process logs its requests to stderr
@@ -233,4 +238,5 @@ def app_from_environment() -> FastAPI:
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
+    ensure_manifest()  # the served tables are the dbt project's current declarations
     return create_app(reader_for(load_environment()))
