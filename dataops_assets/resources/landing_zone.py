@@ -24,6 +24,13 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + "".join(wildcard.get(p, re.escape(p)) for p in parts) + "$")
 
 
+def _inside(root: Path, name: str) -> Path:
+    """`root / name`, refusing a name that would leave `root` (an absolute path or `..`)."""
+    if not (root / name).resolve().is_relative_to(root.resolve()):
+        raise ValueError(f"landing name {name!r} leaves the landing zone")
+    return root / name
+
+
 class LandingZone(dg.ConfigurableResource):
     def files(self, pattern: str) -> list[Path]:
         """The files matching a source's landing glob, in a stable order, as local paths."""
@@ -40,6 +47,15 @@ class LandingZone(dg.ConfigurableResource):
         """The names matching a glob, without fetching the files."""
         return [self.name_of(p) for p in self.files(pattern)]
 
+    def listing(self, pattern: str) -> list[tuple[str, str]]:
+        """(name, version marker) of each file matching a glob, without fetching it: the marker
+        changes whenever the file may have (its size and time locally, its ETag on S3)."""
+        raise NotImplementedError
+
+    def fetch(self, name: str) -> Path:
+        """One file of the zone, by name, as a local path."""
+        raise NotImplementedError
+
     def put_file(self, local: Path, name: str) -> None:
         """Drop a file into the zone under `name`, atomically (what an upstream system does)."""
         raise NotImplementedError
@@ -53,6 +69,12 @@ class LocalLandingZone(LandingZone):
 
     def name_of(self, path: Path) -> str:
         return str(path.relative_to(self.root))
+
+    def listing(self, pattern: str) -> list[tuple[str, str]]:
+        return [(self.name_of(p), f"{p.stat().st_size}:{p.stat().st_mtime_ns}") for p in self.files(pattern)]
+
+    def fetch(self, name: str) -> Path:
+        return _inside(Path(self.root), name)
 
     def put_file(self, local: Path, name: str) -> None:
         target = Path(self.root) / name
@@ -92,21 +114,23 @@ class S3LandingZone(LandingZone):
         return [self.name_of_key(o["Key"]) for o in self.objects(pattern)]
 
     def files(self, pattern: str) -> list[Path]:
-        cache = Path(self.cache_dir)
-        paths = []
-        for obj in self.objects(pattern):
-            target = cache / self.name_of_key(obj["Key"])
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            os.close(fd)
-            try:
-                self.client.download_file(self.bucket, obj["Key"], tmp)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            paths.append(target)
-        return paths
+        return [self.fetch(self.name_of_key(obj["Key"])) for obj in self.objects(pattern)]
+
+    def listing(self, pattern: str) -> list[tuple[str, str]]:
+        return [(self.name_of_key(o["Key"]), o["ETag"].strip('"')) for o in self.objects(pattern)]
+
+    def fetch(self, name: str) -> Path:
+        target = _inside(Path(self.cache_dir), name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            self.client.download_file(self.bucket, self.prefix + name, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
 
     def name_of(self, path: Path) -> str:
         return str(path.relative_to(self.cache_dir))
