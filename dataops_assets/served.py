@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from dataops_assets.names import SAFE_NAME
 from dataops_assets.paths import DBT_MANIFEST_PATH
+from dataops_assets.yaml_config import validation_problems
 
 # A daily feed is expected by the next morning; past a day and a half something is stuck.
 FRESHNESS_WARN_WINDOW = dt.timedelta(hours=26)
@@ -89,17 +90,19 @@ class ServeDeclaration(BaseModel):
         return self
 
 
-def _declared(node: dict) -> ServedTable:
+def _where(node: dict) -> str:
     # dbt names the model's YAML 'project://models/…yml'; the user knows it as dbt_project/models/…yml.
-    where = "dbt_project/" + (node.get("patch_path") or node["original_file_path"]).split("://")[-1]
+    return "dbt_project/" + (node.get("patch_path") or node["original_file_path"]).split("://")[-1]
+
+
+def _declared(node: dict) -> ServedTable:
+    where = _where(node)
     model = node["name"]
     raw = node["config"]["meta"]["dataops"]["serve"]
     try:
         serve = ServeDeclaration.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'serve'}: {e['msg']}" for e in error.errors()
-        )
+        problems = validation_problems(error)
         raise InvalidServeDeclaration(f"{where}: model {model}: meta.dataops.serve: {problems}") from None
     documented = set(node.get("columns", {}))
     undocumented = [c for c in (*serve.key, serve.date_column) if c not in documented]
@@ -130,20 +133,21 @@ def _serves(node: dict) -> bool:
 
 def declared_tables(manifest: dict) -> tuple[ServedTable, ...]:
     """The tables dbt models declare, in model order; InvalidServeDeclaration for the first bad one."""
-    tables: dict[str, ServedTable] = {}
+    tables: dict[str, tuple[ServedTable, str]] = {}
     for node in sorted((n for n in manifest["nodes"].values() if _serves(n)), key=lambda n: n["name"]):
-        table = _declared(node)
+        table, where = _declared(node), _where(node)
         if table.name == PREDICTIONS.name:
             raise InvalidServeDeclaration(
-                f"model {table.model} serves table {table.name!r}, the science track's predictions: "
+                f"{where}: model {table.model} serves table {table.name!r}, the science track's predictions: "
                 "give it another name"
             )
         if table.name in tables:
+            other, other_where = tables[table.name]
             raise InvalidServeDeclaration(
-                f"models {tables[table.name].model} and {table.model} both serve table {table.name!r}"
+                f"{where}: models {other.model} ({other_where}) and {table.model} both serve table {table.name!r}"
             )
-        tables[table.name] = table
-    return tuple(tables.values())
+        tables[table.name] = (table, where)
+    return tuple(table for table, _ in tables.values())
 
 
 @functools.lru_cache(maxsize=4)

@@ -14,6 +14,7 @@ from dataops_assets.automation.jobs import DAILY_PIPELINE
 from dataops_assets.days import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG, contiguous_ranges
 from dataops_assets.environments.model import Environment, S3Storage
 from dataops_assets.partitions import daily_partitions
+from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.resources.landing_zone import LandingZone, S3LandingZone, glob_regex
 from dataops_assets.sources.model import Source
 
@@ -116,9 +117,11 @@ def new_s3_landing_partitions(
     return arrived, json.dumps({"last_modified": newest.isoformat(), "keys": keys})
 
 
-def days_in_file(source: Source, landing: LandingZone, name: str) -> list[str]:
-    """The days a landing file holding many days has rows for, inside the source's span: read the
-    way ingestion reads it (one pass), so the sensor asks for exactly the days the file touches."""
+def days_in_file(source: Source, landing: LandingZone, name: str, cold_storage: ColdStorage) -> list[str]:
+    """The days a landing file holding many days touches, inside the source's span: the days it has
+    rows for, read the way ingestion reads it (one pass), and the days an earlier version of it had
+    (the ledger's), which change too."""
+    from dataops_assets.pillars.ingestion.ledger import read_ledger
     from dataops_assets.pillars.ingestion.validate import RefusedFile, read_landed_file
 
     with tempfile.TemporaryDirectory(prefix="dataops-sense-") as workdir:
@@ -128,16 +131,19 @@ def days_in_file(source: Source, landing: LandingZone, name: str) -> list[str]:
             )
         except RefusedFile:
             return []  # nothing would land; the next run over its days reports the file
-    return [day for day in read.days if source.expects(dt.date.fromisoformat(day))]
+    before = read_ledger(cold_storage, source.name).get(name, {}).get("days", {})
+    return [day for day in sorted({*read.days, *before}) if source.expects(dt.date.fromisoformat(day))]
 
 
-def run_requests(arrived: Arrived, landing: LandingZone, known: set[str], log) -> list[dg.RunRequest]:
+def run_requests(
+    arrived: Arrived, landing: LandingZone, cold_storage: ColdStorage, known: set[str], log
+) -> list[dg.RunRequest]:
     """One run per day that a one-day file arrived for, and one per run of consecutive days that a
     file holding many days touches (a year's file is one run over its days, not 365)."""
     touched: set[str] = set()
     markers = []
     for source, name, marker in arrived.files:
-        touched |= set(days_in_file(source, landing, name))
+        touched |= set(days_in_file(source, landing, name, cold_storage))
         markers.append(marker)
     outside = sorted((set(arrived.days) | touched) - known)
     if outside:
@@ -175,13 +181,13 @@ def landing_sensor(env: Environment, sources: tuple[Source, ...]) -> dg.SensorDe
         description="Requests a run of the daily pipeline for the days whose landing files appeared or "
         "changed: a file of one day requests its day; a file holding many days, exactly the days it holds.",
     )
-    def sense(context: dg.SensorEvaluationContext, landing: LandingZone):
+    def sense(context: dg.SensorEvaluationContext, landing: LandingZone, cold_storage: ColdStorage):
         if on_s3:
             arrived, cursor = new_s3_landing_partitions(sources, landing, context.cursor)
         else:
             arrived, newest = new_landing_partitions(sources, landing, float(context.cursor or 0))
             cursor = str(newest)
-        yield from run_requests(arrived, landing, set(days.get_partition_keys()), context.log)
+        yield from run_requests(arrived, landing, cold_storage, set(days.get_partition_keys()), context.log)
         if cursor is not None:
             context.update_cursor(cursor)
 

@@ -22,6 +22,7 @@ from dataops_assets.sources.model import Source
 PILLARS = ("ingestion", "raw", "warehouse")  # a source's own assets, in the order data goes through them
 WHOLE = "whole"  # the day column of a dataset loaded whole (a dimension)
 OK, EMPTY, NOT_EXPECTED = "ok", "ok (published empty: no landing data)", "not expected"
+NO_ROWS = "ok (no rows)"
 
 
 @dataclass
@@ -56,7 +57,7 @@ class Summary:
         for rows, name in ((self.datasets, "dataset"), (self.served, "table")):
             stopped: dict[tuple[str, str], list[str]] = {}
             for row in rows:
-                if row["status"] not in (OK, EMPTY) and not row["status"].startswith(NOT_EXPECTED):
+                if row["status"] not in (OK, EMPTY, NO_ROWS) and not row["status"].startswith(NOT_EXPECTED):
                     stopped.setdefault((row[name], row["status"]), []).append(row["day"])
             for (what, status), days in stopped.items():
                 lines.append(f"{_days(days)} {what}: {status}")
@@ -170,7 +171,7 @@ def pillar_summary(
                     "day": day,
                     "table": table.name,
                     "hot rows": hot.get(day, 0),
-                    "status": _stopped(step, day, record) or OK,
+                    "status": _stopped(step, day, record) or (OK if hot.get(day) else NO_ROWS),
                 }
             )
     return Summary(datasets, served)
