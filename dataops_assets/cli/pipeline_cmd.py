@@ -46,7 +46,7 @@ def pipeline_run(start: str, end: str) -> None:
     if summary.incomplete:
         console.print("did not complete:")
         for line in summary.incomplete:
-            console.print(f"  {line}", markup=False, highlight=False)
+            console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     if not outcome.success:
         fail(f"run {outcome.run_id} failed: {outcome.failure}")
     if outcome.checks_failed:
