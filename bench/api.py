@@ -130,9 +130,7 @@ def direct_latencies(
     reader = backend.reader
     columns = [queries.Column(name, queries.logical_type(type_)) for name, type_ in COLUMNS]
     prepared = [
-        queries.to_sql(
-            queries.parse_query(SERVED, columns, list(p.items())), TABLE, reader.placeholder
-        )
+        queries.to_sql(queries.parse_query(SERVED, columns, list(p.items())), TABLE, reader.placeholder)
         for p in requests
     ]
     reader.check()  # connects this thread, before any clock starts

@@ -40,14 +40,14 @@ def build_definitions(env: Environment) -> dg.Definitions:
             build_raw_asset(source, days),
             build_warehouse_load_asset(source, days, env.warehouse.kind),
         ]
-    daily_models, dimension_models = build_dbt_assets(days)
-    assets += [daily_models, dimension_models]
+    dbt = build_dbt_assets(days)
+    assets += dbt.values()
     # The dbt models that declare meta.dataops.serve, all daily (build_dbt_assets made the manifest current).
     served = served_tables()
     # Kind badges in the UI name the environment's own warehouse and hot store.
     hot = env.hot_store.kind
     assets += [
-        build_serving_asset(table, days, get_asset_key_for_model([daily_models], table.model), hot)
+        build_serving_asset(table, days, get_asset_key_for_model([dbt["daily"]], table.model), hot)
         for table in published_by_dbt(served)
     ]
     assets += [build_champion_predictions_asset(days, hot), *SCIENCE_ASSETS]

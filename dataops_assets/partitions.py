@@ -44,6 +44,6 @@ def expected_keys(source: Source, context: dg.AssetExecutionContext) -> tuple[li
     keys = partition_keys(context)
     if keys == [None]:
         window = run_window(context)
-        return ([None], []) if window is None or source.expects_window(*window) else ([], [])
+        return ([None], []) if window is None or source.expects_window(*window) else ([], [None])
     expected = [k for k in keys if source.expects(dt.date.fromisoformat(k))]  # type: ignore[arg-type]
     return expected, [k for k in keys if k not in expected]  # type: ignore[misc]

@@ -11,6 +11,7 @@ proves every row read was landed or quarantined before anything downstream runs.
 import datetime as dt
 import json
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -92,14 +93,14 @@ def missing_data(source: Source, partitions: list[str | None]) -> str:
     )
 
 
+@dataclass
 class Ingested:
     """What one step of a source's ingestion did, for its metadata and its check."""
 
-    def __init__(self) -> None:
-        self.outcomes: list[IngestOutcome] = []
-        self.empty: list[str] = []
-        self.missing: list[str | None] = []
-        self.reads: list[FileRead] = []
+    outcomes: list[IngestOutcome] = field(default_factory=list)  # the partitions staged
+    empty: list[str] = field(default_factory=list)  # staged empty: no landing data (missing: empty)
+    missing: list[str | None] = field(default_factory=list)  # no landing data (missing: fail)
+    reads: list[FileRead] = field(default_factory=list)  # the many-day files read in this step
 
 
 def ingest_step(
@@ -209,7 +210,6 @@ def build_ingestion_asset(
         ]
         unaccounted = [o.partition or "full" for o in outcomes if not o.accounted]
         unaccounted += [r.name for r in done.reads if not r.accounted]
-        skipped = [k for k in not_expected if k] or ([] if expected else ["full"])
         yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": sum(o.rows_landed for o in outcomes),
@@ -222,8 +222,8 @@ def build_ingestion_asset(
                 ),
                 "per_partition": markdown_table(per_partition),
                 # Outside the source's span: nothing was expected, nothing landed, nothing failed.
-                "not_expected": f"{len(skipped)} partition(s) outside the span {source.span}"
-                if skipped
+                "not_expected": f"{len(not_expected)} partition(s) outside the span {source.span}"
+                if not_expected
                 else "none",
                 "published_empty": dg.MetadataValue.json(done.empty),
                 **({"files_read": markdown_table(_files_read(done.reads))} if source.holds_many_days else {}),

@@ -44,7 +44,7 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition | No
                 "dagster/row_count": sum(p.manifest["rows"] for p in published),
                 "bytes": sum(p.manifest["bytes"] for p in published),
                 "partitions_changed": sum(p.changed for p in published),
-                "partitions_not_expected": len([k for k in not_expected if k]),
+                "partitions_not_expected": len(not_expected),
                 "schema_fingerprint": last["schema_fingerprint"],
                 "per_partition": markdown_table(
                     [
