@@ -526,3 +526,20 @@ def test_infer_then_check_dry_runs_a_multi_day_file_per_day(tmp_path):
     assert table["2024-01-16"][1:4] == ["1", "0", "1"]  # 'lots' is not an integer
     assert table["(no"][2:5] == ["1", "-", "1"]  # 31/02 is no date: quarantined without a day
     assert lines[-1] == "read 9 = land 6 + quarantine 3"
+
+
+def test_a_pipeline_run_checks_every_declaration_before_it_writes_anything(tmp_path):
+    project = copy_of_user_space(tmp_path)
+    (project / "sources" / "counts.yaml").write_text(
+        yaml.safe_dump(BASE | {"columns": [{"name": "taken_at", "type": "date", "format": "%d/%m/%Q"}]})
+    )
+    data = tmp_path / "data"
+    result = subprocess.run(
+        [DATAOPS, "pipeline", "run", "--start", "2013-01-01", "--end", "2013-01-01"],
+        env=os.environ | {"DATAOPS_PROJECT_DIR": str(project), "DATAOPS_ENV": "sandbox", "DATAOPS_DATA_DIR": str(data)},
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "counts.yaml: columns.0.format: format '%d/%m/%Q'" in line
+    assert not data.exists()  # the replay wrote no landing file; nothing was written at all
