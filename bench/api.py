@@ -51,9 +51,11 @@ from bench.measure import figure
 from dataops_assets.pillars.serving.api import queries
 from dataops_assets.pillars.serving.api.reader import HotReader, PostgresHotReader, SQLiteHotReader
 from dataops_assets.resources.hot_store import HotStore, PostgresHotStore, SQLiteHotStore
-from dataops_assets.served import SERVED_TABLES
+from dataops_assets.served import ServedTable
 
 TABLE = "carrier_origin_daily"
+# How the dbt mart of that name declares itself served (its meta.dataops.serve).
+SERVED = ServedTable(TABLE, "flight_date", ("flight_date", "carrier", "origin"), "carriers by origin per day")
 CARRIERS = ["9E", "AA", "AS", "B6", "DL", "EV", "F9", "FL", "HA", "MQ", "OO", "UA", "US", "VX", "WN", "YV"]
 ORIGINS = ["EWR", "JFK", "LGA"]
 COLUMNS = [
@@ -128,9 +130,7 @@ def direct_latencies(
     reader = backend.reader
     columns = [queries.Column(name, queries.logical_type(type_)) for name, type_ in COLUMNS]
     prepared = [
-        queries.to_sql(
-            queries.parse_query(SERVED_TABLES[TABLE], columns, list(p.items())), TABLE, reader.placeholder
-        )
+        queries.to_sql(queries.parse_query(SERVED, columns, list(p.items())), TABLE, reader.placeholder)
         for p in requests
     ]
     reader.check()  # connects this thread, before any clock starts

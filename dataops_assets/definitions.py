@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import dagster as dg
+from dagster_dbt import get_asset_key_for_model
 
 from dataops_assets.automation.jobs import daily_pipeline
 from dataops_assets.automation.schedules import daily_schedule
@@ -21,7 +22,7 @@ from dataops_assets.pillars.serving.retention import build_retention_asset
 from dataops_assets.resources.factory import build_resources
 from dataops_assets.science.assets import SCIENCE_ASSETS, SCIENCE_RESOURCES, science_experiment
 from dataops_assets.science.serving import build_champion_predictions_asset
-from dataops_assets.served import MART_TABLES
+from dataops_assets.served import published_by_dbt, served_tables
 from dataops_assets.sources.catalog import load_sources
 
 # Single-run backfill policies and pools are what this design relies on; their beta notice is noise.
@@ -39,12 +40,18 @@ def build_definitions(env: Environment) -> dg.Definitions:
             build_raw_asset(source, days),
             build_warehouse_load_asset(source, days, env.warehouse.kind),
         ]
-    assets += build_dbt_assets(days)
+    dbt = build_dbt_assets(days)
+    assets += dbt.values()
+    # The dbt models that declare meta.dataops.serve, all daily (build_dbt_assets made the manifest current).
+    served = served_tables()
     # Kind badges in the UI name the environment's own warehouse and hot store.
     hot = env.hot_store.kind
-    assets += [build_serving_asset(table, days, hot) for table in MART_TABLES]
+    assets += [
+        build_serving_asset(table, days, get_asset_key_for_model([dbt["daily"]], table.model), hot)
+        for table in published_by_dbt(served)
+    ]
     assets += [build_champion_predictions_asset(days, hot), *SCIENCE_ASSETS]
-    assets.append(build_retention_asset(env.retention.hot_window_days, hot))
+    assets.append(build_retention_asset(env.retention.hot_window_days, served, hot))
 
     executor = (
         dg.multiprocess_executor.configured({"max_concurrent": env.scale.executor_workers})

@@ -12,6 +12,7 @@ RAW = "raw"  # immutable, published partitions with a manifest each
 QUARANTINE = "quarantine"  # rows that could not land, with a reason each
 UNPARTITIONED = "full"  # the one 'partition' of a dimension replaced as a whole
 ARCHIVE = "archive"  # hot rows past the retention window, moved back to cold storage
+LEDGER = "ledger"  # the landing files of sources whose files hold many days: each read once, by day
 
 MANIFEST = "_manifest.json"
 
@@ -118,3 +119,24 @@ def checked_manifest(data: bytes, key: str) -> dict:
     if problems:
         raise BadManifest(f"{key}: {problems[0]}: run `dataops verify`")
     return manifest
+
+
+def ledger_key(dataset: str) -> str:
+    """The ledger of a dataset's landing files (name, sha256, the days each holds)."""
+    return f"{LEDGER}/{checked_name('dataset', dataset)}/files.json"
+
+
+def ledger_rows_key(dataset: str, sha256: str) -> str:
+    """A landing file's rows as read once, each with its day (content-addressed by the file's sha256)."""
+    return f"{LEDGER}/{checked_name('dataset', dataset)}/rows/{_sha(sha256)}.parquet"
+
+
+def ledger_quarantine_key(dataset: str, sha256: str) -> str:
+    """A landing file's rows that belong to no day (no partition date, or a line that does not split)."""
+    return f"{QUARANTINE}/{checked_name('dataset', dataset)}/files/{_sha(sha256)}.parquet"
+
+
+def _sha(sha256: str) -> str:
+    if not SHA256.fullmatch(sha256):
+        raise ValueError(f"not a sha256: {sha256!r}")
+    return sha256[:16]

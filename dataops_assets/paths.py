@@ -9,3 +9,5 @@ PROJECT_DIR = Path(os.environ.get("DATAOPS_PROJECT_DIR", Path(__file__).resolve(
 ENVIRONMENTS_DIR = PROJECT_DIR / "environments"
 SOURCES_DIR = PROJECT_DIR / "sources"
 DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
+# dbt's manifest, kept current by pillars/processing/dbt_project.py; the served tables are read from it.
+DBT_MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"

@@ -31,7 +31,14 @@ def load_yaml_model(path: Path, model: type[M]) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()
-        )
-        raise InvalidConfig(f"{path}: {problems}") from None
+        raise InvalidConfig(f"{path}: {validation_problems(error)}") from None
+
+
+def validation_problems(error: ValidationError) -> str:
+    """A model's validation errors in one line: 'key.path: what is wrong', the file-wide ones bare."""
+    problems = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        message = e["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems)

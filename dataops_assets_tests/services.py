@@ -179,3 +179,18 @@ def login_as(dsn: str, role: str) -> str:
     from psycopg.conninfo import make_conninfo
 
     return make_conninfo(dsn, user=role)
+
+
+def copy_of_user_space(root: Path) -> Path:
+    """A project directory holding a copy of this repository's user space (environments, sources, the
+    dbt project without its build output), to add a user's own files to and run `dataops` on with
+    DATAOPS_PROJECT_DIR: what a user's clone is."""
+    project = root / "project"
+    for part in ("environments", "sources"):
+        shutil.copytree(PROJECT_DIR / part, project / part)
+    shutil.copytree(
+        PROJECT_DIR / "dbt_project",
+        project / "dbt_project",
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", "_sources.yml"),
+    )
+    return project

@@ -27,3 +27,17 @@ def weather_per_day(days: list[dt.date]) -> dict[str, int]:
     distinct = frame.drop_duplicates(["origin", "year", "month", "day", "hour"])
     counts = distinct["date"].value_counts()
     return {d.isoformat(): int(counts.get(d, 0)) for d in days}
+
+
+# The hot tables the nycflights13 marts declare (their dbt YAML's meta.dataops.serve).
+MARTS = ("carrier_origin_daily", "route_daily_weather")
+
+
+def mart_tables():
+    """The ServedTables of MARTS, as the served contract reads them from dbt's current manifest."""
+    from dataops_assets.pillars.processing.dbt_project import ensure_manifest
+    from dataops_assets.served import served_tables
+
+    ensure_manifest()
+    tables = served_tables()
+    return [tables[name] for name in MARTS]

@@ -8,6 +8,7 @@ import dagster as dg
 
 from dataops_assets.automation.sensors import landing_date_pattern, landing_sensor
 from dataops_assets.environments.loader import load_environment
+from dataops_assets.resources.cold_storage import LocalColdStorage
 from dataops_assets.resources.landing_zone import LocalLandingZone
 from dataops_assets.sources.catalog import get_source, load_sources
 
@@ -22,6 +23,7 @@ def test_landing_pattern_captures_the_partition_date():
 def test_new_files_request_one_run_per_day_once(tmp_path):
     env = load_environment("testing")
     landing = LocalLandingZone(root=str(tmp_path))
+    cold = LocalColdStorage(root=str(tmp_path / "cold"))
     sensor = landing_sensor(env, load_sources())
 
     def drop(name: str, mtime: float) -> None:
@@ -36,7 +38,9 @@ def test_new_files_request_one_run_per_day_once(tmp_path):
     drop("airlines/airlines.csv", 1003)  # a dimension: not a daily partition
 
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, resources={"landing": landing})
+        context = dg.build_sensor_context(
+            instance=instance, resources={"landing": landing, "cold_storage": cold}
+        )
         first = list(sensor(context))
         assert [r.partition_key for r in first] == ["2013-01-01", "2013-01-02"]
         assert context.cursor == "1002.0"
@@ -45,7 +49,9 @@ def test_new_files_request_one_run_per_day_once(tmp_path):
             list(
                 sensor(
                     dg.build_sensor_context(
-                        instance=instance, cursor=context.cursor, resources={"landing": landing}
+                        instance=instance,
+                        cursor=context.cursor,
+                        resources={"landing": landing, "cold_storage": cold},
                     )
                 )
             )
@@ -56,7 +62,9 @@ def test_new_files_request_one_run_per_day_once(tmp_path):
         later = list(
             sensor(
                 dg.build_sensor_context(
-                    instance=instance, cursor=context.cursor, resources={"landing": landing}
+                    instance=instance,
+                    cursor=context.cursor,
+                    resources={"landing": landing, "cold_storage": cold},
                 )
             )
         )
@@ -66,6 +74,7 @@ def test_new_files_request_one_run_per_day_once(tmp_path):
 def test_days_outside_the_data_scope_are_not_requested(tmp_path):
     env = load_environment("testing")  # the first week of 2013
     landing = LocalLandingZone(root=str(tmp_path))
+    cold = LocalColdStorage(root=str(tmp_path / "cold"))
     for day in ("2013-01-07", "2013-01-08"):
         path = tmp_path / f"flights/date={day}/a.csv"
         path.parent.mkdir(parents=True)
@@ -73,7 +82,9 @@ def test_days_outside_the_data_scope_are_not_requested(tmp_path):
     with dg.instance_for_test() as instance:
         requests = list(
             landing_sensor(env, load_sources())(
-                dg.build_sensor_context(instance=instance, resources={"landing": landing})
+                dg.build_sensor_context(
+                    instance=instance, resources={"landing": landing, "cold_storage": cold}
+                )
             )
         )
     assert [r.partition_key for r in requests] == ["2013-01-07"]

@@ -21,7 +21,18 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["pipeline"], ["pipeline", "run"], ["env"], ["env", "list"], ["env", "show"], ["verify"]],
+    [
+        [],
+        ["pipeline"],
+        ["pipeline", "run"],
+        ["env"],
+        ["env", "list"],
+        ["env", "show"],
+        ["verify"],
+        ["source"],
+        ["source", "infer"],
+        ["source", "check"],
+    ],  # fmt: skip
 )
 def test_every_command_has_help(command):
     result = run(*command, "--help")
@@ -110,3 +121,13 @@ def test_a_refused_landing_file_fails_the_run_naming_file_and_problem(tmp_path):
     assert line.startswith("error: run ") and "ingestion__flights" in line
     assert f"{bad}: missing declared column(s) tailnum; unexpected column(s) tail_number" in line
     assert "checks: " in result.stdout  # the summary still prints, so the user sees what did land
+    # ...and it says, before the error line, which days and datasets the run did not complete, and why.
+    stopped = result.stdout.split("did not complete:\n", 1)[1].splitlines()
+    assert stopped[0].startswith(
+        f"  {day} flights: did not complete: ingestion failed: {bad}: missing declared"
+    )
+    assert f"  {day} weather: " not in result.stdout.split("did not complete:")[1]  # weather landed
+    assert any(
+        line.startswith(f"  {day} carrier_origin_daily: did not complete: serving not run")
+        for line in stopped
+    )

@@ -24,9 +24,8 @@ import pytest
 
 from dataops_assets import layout
 from dataops_assets.failpoints import POINTS, VARIABLE
-from dataops_assets.served import MART_TABLES
 from dataops_assets.sources.catalog import get_source
-from dataops_assets_tests.source_truth import flights_per_day, weather_per_day
+from dataops_assets_tests.source_truth import MARTS, flights_per_day, mart_tables, weather_per_day
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +97,7 @@ def _hot_rows(data_dir: Path) -> dict[str, tuple[int, int, int]]:
     if not path.exists():
         return found
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
-        for table in MART_TABLES:
+        for table in mart_tables():
             key = " || '|' || ".join(table.key)
             with contextlib.suppress(sqlite3.OperationalError):  # never published
                 found[table.name] = con.execute(
@@ -162,7 +161,7 @@ def test_after_the_kills_one_of_two_concurrent_runs_completes_with_exactly_the_s
         assert ingestion["rows_read"] == rows + ingestion["rows_quarantined"]
         assert _warehouse_rows(data_dir, dataset) == (rows, rows)  # nor in the warehouse
     hot = _hot_rows(data_dir)
-    assert set(hot) == {t.name for t in MART_TABLES}
+    assert set(hot) == set(MARTS)
     for rows, keys, flights in hot.values():
         assert rows == keys > 0 and flights == TRUTH["flights"]  # nor in the hot store
     assert _verify(data_dir).returncode == 0

@@ -11,9 +11,8 @@ import pytest
 from dataops_assets import layout
 from dataops_assets.pillars.raw.verify import verify_cold_storage
 from dataops_assets.resources.factory import open_resource
-from dataops_assets.served import MART_TABLES
 from dataops_assets_tests.conftest import PIPELINE_DAYS
-from dataops_assets_tests.source_truth import flights_per_day, weather_per_day
+from dataops_assets_tests.source_truth import MARTS, flights_per_day, mart_tables, weather_per_day
 
 pytestmark = pytest.mark.slow
 DAYS = [d.isoformat() for d in PIPELINE_DAYS]
@@ -42,16 +41,21 @@ def test_cold_partitions_hold_exactly_the_source_rows(pipeline_run, testing_env)
 
 def test_summary_rows_match_every_pillar(pipeline_run):
     truth = flights_per_day(PIPELINE_DAYS)
-    flights = {r["day"]: r for r in pipeline_run.summary if r["dataset"] == "flights"}
+    summary = pipeline_run.summary
+    flights = {r["day"]: r for r in summary.datasets if r["dataset"] == "flights"}
     for day in DAYS:
         row = flights[day]
-        assert row["read"] == row["raw"] == row["warehouse"] == row["mart flights"] == truth[day]
-        assert row["quarantined"] == 0
+        assert row["read"] == row["raw"] == row["warehouse"] == truth[day]
+        assert row["quarantined"] == 0 and row["status"] == "ok"
+    served = {(r["day"], r["table"]): r for r in summary.served}
+    assert {table for _, table in served} == set(MARTS)  # every declared mart, nothing hard-coded
+    assert all(served[(day, table)]["hot rows"] > 0 for day in DAYS for table in MARTS)
+    assert all(r["status"] == "ok" for r in summary.served) and summary.incomplete == []
 
 
 def test_marts_sum_back_to_raw_rows(pipeline_run, testing_env):
     truth = flights_per_day(PIPELINE_DAYS)
-    for table in MART_TABLES:
+    for table in mart_tables():
         rows = (
             open_resource(testing_env, "warehouse")
             .fetch(
@@ -65,7 +69,7 @@ def test_marts_sum_back_to_raw_rows(pipeline_run, testing_env):
 
 def test_hot_store_serves_the_marts_row_for_row(pipeline_run, testing_env):
     store = open_resource(testing_env, "hot_store")
-    for table in MART_TABLES:
+    for table in mart_tables():
         columns, _, mart_rows = open_resource(testing_env, "warehouse").fetch(
             f"SELECT * FROM {table.relation} ORDER BY {', '.join(table.key)}"
         )

@@ -74,7 +74,10 @@ def test_a_crash_before_the_manifest_leaves_the_old_version_and_a_rerun_complete
     monkeypatch.setattr(LocalColdStorage, "put_bytes", real_put_bytes)
     new = publish_partition(SOURCE, DAY, storage).manifest
     assert new["rows"] == 5
-    assert new["history"] == old["files"]  # the superseded file is kept, and still listed
+    # The superseded file is kept and still listed, with when and from which landing files it was made.
+    [superseded] = new["history"]
+    assert {k: superseded[k] for k in old["files"][0]} == old["files"][0]
+    assert superseded["made_from"] == old["ingestion"]["files"] and superseded["superseded_at"]
     assert verify_cold_storage(storage).problems == []
 
 

@@ -12,7 +12,7 @@ import pytest
 from dataops_assets.automation.sensors import landing_sensor
 from dataops_assets.environments.loader import load_environment
 from dataops_assets.pillars.metadata import parquet_preview
-from dataops_assets.resources.cold_storage import S3ColdStorage
+from dataops_assets.resources.cold_storage import LocalColdStorage, S3ColdStorage
 from dataops_assets.resources.landing_zone import S3LandingZone
 from dataops_assets.resources.s3 import s3_client
 from dataops_assets.resources.warehouse import read_parquet_files
@@ -97,7 +97,9 @@ def test_the_s3_landing_sensor_requests_each_file_once(bucket, tmp_path):
 
     def tick(instance, cursor):
         with dg.build_sensor_context(
-            instance=instance, cursor=cursor, resources={"landing": zone}
+            instance=instance,
+            cursor=cursor,
+            resources={"landing": zone, "cold_storage": LocalColdStorage(root=str(tmp_path / "cold"))},
         ) as context:
             return [(r.partition_key, r.run_key) for r in sensor(context)], context.cursor
 
@@ -131,3 +133,47 @@ def test_a_run_before_apply_fails_in_one_line(s3_endpoint, monkeypatch, tmp_path
     error = result.output.strip().splitlines()[-1]
     assert error.startswith("error: cannot list the landing zone s3://dataops-development/landing/")
     assert error.endswith("has `dataops env apply development` run?")
+
+
+def test_on_s3_a_file_holding_many_days_requests_exactly_its_days_once(bucket, tmp_path):
+    from dataops_assets.days import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+    from dataops_assets.sources.model import Source
+
+    counts = Source.model_validate(
+        {
+            "name": "counts",
+            "description": "Counts exported monthly: one file holds many days.",
+            "format": "csv",
+            "partitioning": "daily",
+            "landing": "counts/*.csv",
+            "partition_date": {"column": "day"},
+            "primary_key": ["day"],
+            "columns": [
+                {"name": "day", "from": "Day", "type": "date", "format": "%d/%m/%Y"},
+                {"name": "n", "type": "integer"},
+            ],
+        }
+    )
+    env = load_environment("staging")
+    env = env.model_copy(update={"landing": env.landing.model_copy(update={"bucket": bucket})})
+    zone = S3LandingZone(
+        bucket=bucket, prefix="landing/", cache_dir=str(tmp_path / "cache"), region="us-east-1"
+    )
+    resources = {"landing": zone, "cold_storage": LocalColdStorage(root=str(tmp_path / "cold"))}
+    sensor = landing_sensor(env, (counts,))
+    month = tmp_path / "month.csv"
+    month.write_text("Day,n\n" + "".join(f"{d:02d}/01/2013,{d}\n" for d in (2, 3, 4, 20)))
+
+    def tick(instance, cursor):
+        with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+            requests = [
+                (r.tags.get(PARTITION_RANGE_START_TAG), r.tags.get(PARTITION_RANGE_END_TAG), r.partition_key)
+                for r in sensor(context)
+            ]
+            return requests, context.cursor
+
+    zone.put_file(month, "counts/2013-01.csv")
+    with dg.instance_for_test() as instance:
+        first, cursor = tick(instance, None)
+        assert first == [("2013-01-02", "2013-01-04", None), (None, None, "2013-01-20")]
+        assert tick(instance, cursor)[0] == []

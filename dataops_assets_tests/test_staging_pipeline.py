@@ -18,10 +18,9 @@ from dataops_assets.pillars.raw.verify import verify_cold_storage
 from dataops_assets.provisioning.plan import apply, plan
 from dataops_assets.resources.factory import open_resource
 from dataops_assets.runs.pipeline import run_pipeline
-from dataops_assets.served import MART_TABLES
 from dataops_assets_tests.conftest import PIPELINE_DAYS
 from dataops_assets_tests.services import DATAOPS, environ, project_with, shared_environment
-from dataops_assets_tests.source_truth import flights_per_day
+from dataops_assets_tests.source_truth import MARTS, flights_per_day, mart_tables
 
 pytestmark = pytest.mark.slow
 
@@ -41,11 +40,12 @@ def test_every_pillar_holds_the_source_rows(staging_run):
     env, outcome, _ = staging_run
     assert outcome.checks_failed == [] and outcome.checks_passed >= 45
     truth = flights_per_day(PIPELINE_DAYS)
-    flights = {r["day"]: r for r in outcome.summary if r["dataset"] == "flights"}
+    flights = {r["day"]: r for r in outcome.summary.datasets if r["dataset"] == "flights"}
+    hot = {(r["day"], r["table"]): r["hot rows"] for r in outcome.summary.served}
     for day, count in truth.items():
         row = flights[day]
-        assert row["read"] == row["raw"] == row["warehouse"] == row["mart flights"] == count
-        assert row["hot carrier_origin_daily"] > 0 and row["hot route_daily_weather"] > 0
+        assert row["read"] == row["raw"] == row["warehouse"] == count and row["status"] == "ok"
+        assert all(hot[(day, table)] > 0 for table in MARTS)
     report = verify_cold_storage(open_resource(env, "cold_storage"))
     assert report.manifests_checked >= 2 * len(PIPELINE_DAYS) and report.problems == []
 
@@ -69,9 +69,10 @@ def _same(a, b) -> bool:
     return a == b
 
 
-@pytest.mark.parametrize("table", MART_TABLES, ids=lambda t: t.name)
-def test_marts_on_postgres_equal_marts_on_duckdb(staging_run, testing_env, table):
+@pytest.mark.parametrize("name", MARTS)
+def test_marts_on_postgres_equal_marts_on_duckdb(staging_run, testing_env, name):
     env, _, _ = staging_run
+    [table] = [t for t in mart_tables() if t.name == name]
     query = f"SELECT * FROM {table.relation} ORDER BY {', '.join(table.key)}"
     duck = open_resource(testing_env, "warehouse").fetch(query)
     pg = open_resource(env, "warehouse").fetch(query)
@@ -89,7 +90,7 @@ def test_marts_on_postgres_equal_marts_on_duckdb(staging_run, testing_env, table
 def test_the_hot_store_serves_what_the_sandbox_serves(staging_run, testing_env):
     env, _, _ = staging_run
     days = [d.isoformat() for d in PIPELINE_DAYS]
-    for table in MART_TABLES:
+    for table in mart_tables():
         pg = open_resource(env, "hot_store").count_by_date(table.name, table.date_column, days)
         local = open_resource(testing_env, "hot_store").count_by_date(table.name, table.date_column, days)
         assert pg == local and len(pg) == len(days)

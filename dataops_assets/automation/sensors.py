@@ -1,15 +1,21 @@
 """Sensors: new landing files start runs; declarative automation keeps the hot tables current."""
 
 import datetime as dt
+import hashlib
 import json
 import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 
 from dataops_assets.automation.jobs import DAILY_PIPELINE
+from dataops_assets.days import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG, contiguous_ranges
 from dataops_assets.environments.model import Environment, S3Storage
 from dataops_assets.partitions import daily_partitions
-from dataops_assets.resources.landing_zone import LandingZone, S3LandingZone
+from dataops_assets.resources.cold_storage import ColdStorage
+from dataops_assets.resources.landing_zone import LandingZone, S3LandingZone, glob_regex
 from dataops_assets.sources.model import Source
 
 
@@ -23,23 +29,41 @@ def landing_date_pattern(source: Source) -> re.Pattern[str]:
     return re.compile("^" + escaped.replace(r"\*\*", ".*").replace(r"\*", "[^/]*") + "$")
 
 
+@dataclass
+class Arrived:
+    """Landing files that appeared since the sensor's cursor."""
+
+    days: dict[str, str] = field(default_factory=dict)  # day -> newest marker, from one-day files
+    files: list[tuple[Source, str, str]] = field(
+        default_factory=list
+    )  # (source, name, marker): many-day files
+
+
 def new_landing_partitions(
     sources: tuple[Source, ...], landing: LandingZone, cursor: float
-) -> tuple[dict[str, float], float]:
-    """Partitions with a landing file newer than `cursor`, each with its newest file time; new cursor."""
+) -> tuple[Arrived, float]:
+    """Files newer than `cursor` (file times); the new cursor."""
     newest = cursor
-    partitions: dict[str, float] = {}
+    arrived = Arrived()
     for source in sources:
         if not source.is_daily:
             continue
         pattern = landing_date_pattern(source)
         for path, mtime in landing.files_with_mtime(source.landing_glob("*")):
-            match = pattern.match(landing.name_of(path))
-            if match and mtime > cursor:
+            if mtime <= cursor:
+                continue
+            name = landing.name_of(path)
+            newest = max(newest, mtime)
+            if source.holds_many_days:
+                arrived.files.append((source, name, str(mtime)))
+            elif match := pattern.match(name):
                 day = match.group("date")
-                partitions[day] = max(partitions.get(day, 0.0), mtime)
-                newest = max(newest, mtime)
-    return partitions, newest
+                arrived.days[day] = max(arrived.days.get(day, ""), str(mtime), key=_as_time)
+    return arrived, newest
+
+
+def _as_time(marker: str) -> float:
+    return float(marker) if marker else 0.0
 
 
 def _partition_of(patterns: list[re.Pattern[str]], name: str) -> str | None:
@@ -53,8 +77,8 @@ def _partition_of(patterns: list[re.Pattern[str]], name: str) -> str | None:
 
 def new_s3_landing_partitions(
     sources: tuple[Source, ...], landing: S3LandingZone, cursor: str | None
-) -> tuple[dict[str, str], str | None]:
-    """Days with an object newer than the cursor, each with its newest object's marker; new cursor.
+) -> tuple[Arrived, str | None]:
+    """Objects newer than the cursor; the new cursor.
 
     The cursor is the newest LastModified seen plus the keys that carry it: S3 times have a coarse
     grain, so a file landing in the same second as the last one seen is still picked up, exactly once.
@@ -70,24 +94,78 @@ def new_s3_landing_partitions(
         since_last_modified=since - dt.timedelta(microseconds=1) if since else None,
         client=landing.client,
     )
-    daily = [landing_date_pattern(source) for source in sources if source.is_daily]
-    partitions: dict[str, str] = {}
+    one_day = [landing_date_pattern(s) for s in sources if s.is_daily and not s.holds_many_days]
+    many_days = [(s, glob_regex(s.landing)) for s in sources if s.holds_many_days]
+    arrived = Arrived()
     for obj in objects:
         if obj["LastModified"] == since and obj["Key"] in seen_at_since:
             continue
-        day = _partition_of(daily, landing.name_of_key(obj["Key"]))
+        name = landing.name_of_key(obj["Key"])
+        # The key is part of the marker: two files with the same bytes can land in the same second.
+        marker = f"{obj['LastModified'].isoformat()}/{obj['Key']}#{obj['ETag'].strip(chr(34))}"
+        day = _partition_of(one_day, name)
         if day:
-            # The key is part of the marker: two files with the same bytes can land in the same second.
-            marker = f"{obj['LastModified'].isoformat()}/{obj['Key']}#{obj['ETag'].strip(chr(34))}"
-            partitions[day] = max(partitions.get(day, ""), marker)
+            arrived.days[day] = max(arrived.days.get(day, ""), marker)
+        arrived.files += [(source, name, marker) for source, regex in many_days if regex.match(name)]
     if not objects:
-        return partitions, cursor
+        return arrived, cursor
     newest = max(o["LastModified"] for o in objects)
     keys = sorted(
         {o["Key"] for o in objects if o["LastModified"] == newest}
         | (seen_at_since if newest == since else set())
     )
-    return partitions, json.dumps({"last_modified": newest.isoformat(), "keys": keys})
+    return arrived, json.dumps({"last_modified": newest.isoformat(), "keys": keys})
+
+
+def days_in_file(source: Source, landing: LandingZone, name: str, cold_storage: ColdStorage) -> list[str]:
+    """The days a landing file holding many days touches, inside the source's span: the days it has
+    rows for, read the way ingestion reads it (one pass), and the days an earlier version of it had
+    (the ledger's), which change too."""
+    from dataops_assets.pillars.ingestion.ledger import read_ledger
+    from dataops_assets.pillars.ingestion.validate import RefusedFile, read_landed_file
+
+    with tempfile.TemporaryDirectory(prefix="dataops-sense-") as workdir:
+        try:
+            read = read_landed_file(
+                source, landing.fetch(name), name, Path(workdir) / "rows.parquet", Path(workdir) / "q.parquet"
+            )
+        except RefusedFile:
+            return []  # nothing would land; the next run over its days reports the file
+    before = read_ledger(cold_storage, source.name).get(name, {}).get("days", {})
+    return [day for day in sorted({*read.days, *before}) if source.expects(dt.date.fromisoformat(day))]
+
+
+def run_requests(
+    arrived: Arrived, landing: LandingZone, cold_storage: ColdStorage, known: set[str], log
+) -> list[dg.RunRequest]:
+    """One run per day that a one-day file arrived for, and one per run of consecutive days that a
+    file holding many days touches (a year's file is one run over its days, not 365)."""
+    touched: set[str] = set()
+    markers = []
+    for source, name, marker in arrived.files:
+        touched |= set(days_in_file(source, landing, name, cold_storage))
+        markers.append(marker)
+    outside = sorted((set(arrived.days) | touched) - known)
+    if outside:
+        log.warning(f"ignoring landing files for days outside the data scope: {', '.join(outside)}")
+    requests = []
+    ranges = contiguous_ranges(sorted(touched & known))
+    if ranges:
+        digest = hashlib.sha256("\n".join(sorted(markers)).encode()).hexdigest()[:16]
+        requests += [
+            dg.RunRequest(run_key=f"{first}..{last}@{digest}", partition_key=first)
+            if first == last
+            else dg.RunRequest(
+                run_key=f"{first}..{last}@{digest}",
+                tags={PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last},
+            )
+            for first, last in ranges
+        ]
+    for day, marker in sorted(arrived.days.items()):
+        if day in known and day not in touched:
+            # The run key makes a file's arrival request at most one run, even across ticks.
+            requests.append(dg.RunRequest(run_key=f"{day}@{marker}", partition_key=day))
+    return requests
 
 
 def landing_sensor(env: Environment, sources: tuple[Source, ...]) -> dg.SensorDefinition:
@@ -100,23 +178,16 @@ def landing_sensor(env: Environment, sources: tuple[Source, ...]) -> dg.SensorDe
         job_name=DAILY_PIPELINE,
         minimum_interval_seconds=60,
         default_status=_status(env.automation.sensors),
-        description="Requests a run of the daily pipeline for each day whose landing files appeared or changed.",
+        description="Requests a run of the daily pipeline for the days whose landing files appeared or "
+        "changed: a file of one day requests its day; a file holding many days, exactly the days it holds.",
     )
-    def sense(context: dg.SensorEvaluationContext, landing: LandingZone):
+    def sense(context: dg.SensorEvaluationContext, landing: LandingZone, cold_storage: ColdStorage):
         if on_s3:
-            partitions, cursor = new_s3_landing_partitions(sources, landing, context.cursor)
+            arrived, cursor = new_s3_landing_partitions(sources, landing, context.cursor)
         else:
-            found, newest = new_landing_partitions(sources, landing, float(context.cursor or 0))
-            partitions, cursor = {d: str(m) for d, m in found.items()}, str(newest)
-        known = days.get_partition_keys()
-        outside = sorted(set(partitions) - set(known))
-        if outside:
-            context.log.warning(
-                f"ignoring landing files for days outside the data scope: {', '.join(outside)}"
-            )
-        for day, marker in sorted((d, m) for d, m in partitions.items() if d in known):
-            # The run key makes a file's arrival request at most one run, even across ticks.
-            yield dg.RunRequest(run_key=f"{day}@{marker}", partition_key=day)
+            arrived, newest = new_landing_partitions(sources, landing, float(context.cursor or 0))
+            cursor = str(newest)
+        yield from run_requests(arrived, landing, cold_storage, set(days.get_partition_keys()), context.log)
         if cursor is not None:
             context.update_cursor(cursor)
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import click
 
-from dataops_assets.cli.common import environment, fail
+from dataops_assets.cli.common import environment, fail, served
 
 
 def _day(_ctx, param, value: str | None) -> str | None:
@@ -39,10 +39,9 @@ def archive_list() -> None:
     """Each served table's archived days and rows."""
     from dataops_assets.pillars.serving.archive import archived_files
     from dataops_assets.resources.factory import open_resource
-    from dataops_assets.served import SERVED_TABLES
 
     storage = open_resource(environment(), "cold_storage")
-    for table in SERVED_TABLES:
+    for table in served():
         files = _tampered_is_an_error(archived_files, storage, table, None, None)
         days = sorted({f["day"] for f in files})
         span = f"{days[0]} .. {days[-1]}" if days else "-"
@@ -60,10 +59,10 @@ def archive_read(table: str, start: str | None, end: str | None, out: str | None
 
     from dataops_assets.pillars.serving.archive import read_archive
     from dataops_assets.resources.factory import open_resource
-    from dataops_assets.served import SERVED_TABLES
 
-    if table not in SERVED_TABLES:
-        fail(f"no served table {table!r}; served: {', '.join(SERVED_TABLES)}")
+    tables = served()
+    if table not in tables:
+        fail(f"no served table {table!r}; served: {', '.join(tables)}")
     if out and not out.endswith((".parquet", ".csv")):
         fail(f"--out must end in .parquet or .csv, not {out!r}")
     con = duckdb.connect()

@@ -32,3 +32,13 @@ def environment(name: str | None = None, secrets: bool = False) -> Environment:
         return env
     except (InvalidConfig, MissingSecretError, postgres.UnparseableDSN) as error:
         fail(str(error))
+
+
+def served() -> dict:
+    """The served tables as the project declares them now (dbt's manifest made current first)."""
+    from dataops_assets.runs.declarations import check_declarations
+
+    try:
+        return check_declarations().served
+    except InvalidConfig as error:
+        fail(str(error))

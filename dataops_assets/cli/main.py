@@ -13,6 +13,7 @@ from dataops_assets.cli.experiment_cmd import experiment
 from dataops_assets.cli.pipeline_cmd import pipeline
 from dataops_assets.cli.serve_cmd import serve
 from dataops_assets.cli.snapshot_cmd import snapshot
+from dataops_assets.cli.source_cmd import source
 from dataops_assets.cli.verify_cmd import verify
 
 
@@ -25,7 +26,7 @@ def main() -> None:
     """
 
 
-for command in (pipeline, env, verify):
+for command in (pipeline, source, env, verify):
     main.add_command(command)
 main.add_command(snapshot)
 main.add_command(experiment)

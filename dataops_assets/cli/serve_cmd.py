@@ -6,7 +6,7 @@ import socket
 
 import click
 
-from dataops_assets.cli.common import environment, fail
+from dataops_assets.cli.common import environment, fail, served
 
 
 @click.command()
@@ -25,6 +25,7 @@ def serve(host: str, port: int, workers: int) -> None:
     from dataops_assets.pillars.serving.api.reader import Misconfigured, StoreUnavailable, reader_for
 
     env = environment()
+    served()  # the declarations are valid and dbt's manifest current, before a server starts
     try:
         reader = reader_for(env)
         reader.check()

@@ -25,6 +25,13 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + "".join(wildcard.get(p, re.escape(p)) for p in parts) + "$")
 
 
+def _inside(root: Path, name: str) -> Path:
+    """`root / name`, refusing a name that would leave `root` (an absolute path or `..`)."""
+    if not (root / name).resolve().is_relative_to(root.resolve()):
+        raise ValueError(f"landing name {name!r} leaves the landing zone")
+    return root / name
+
+
 class LandingZone(dg.ConfigurableResource):
     def files(self, pattern: str) -> list[Path]:
         """The files matching a source's landing glob, in a stable order, as local paths."""
@@ -41,6 +48,15 @@ class LandingZone(dg.ConfigurableResource):
         """The names matching a glob, without fetching the files."""
         return [self.name_of(p) for p in self.files(pattern)]
 
+    def listing(self, pattern: str) -> list[tuple[str, str]]:
+        """(name, version marker) of each file matching a glob, without fetching it: the marker
+        changes whenever the file may have (its size and time locally, its ETag on S3)."""
+        raise NotImplementedError
+
+    def fetch(self, name: str) -> Path:
+        """One file of the zone, by name, as a local path."""
+        raise NotImplementedError
+
     def put_file(self, local: Path, name: str) -> None:
         """Drop a file into the zone under `name`, atomically (what an upstream system does)."""
         raise NotImplementedError
@@ -54,6 +70,12 @@ class LocalLandingZone(LandingZone):
 
     def name_of(self, path: Path) -> str:
         return str(path.relative_to(self.root))
+
+    def listing(self, pattern: str) -> list[tuple[str, str]]:
+        return [(self.name_of(p), f"{p.stat().st_size}:{p.stat().st_mtime_ns}") for p in self.files(pattern)]
+
+    def fetch(self, name: str) -> Path:
+        return _inside(Path(self.root), name)
 
     def put_file(self, local: Path, name: str) -> None:
         target = Path(self.root) / name
@@ -93,25 +115,33 @@ class S3LandingZone(LandingZone):
         return [self.name_of_key(o["Key"]) for o in self.objects(pattern)]
 
     def files(self, pattern: str) -> list[Path]:
-        cache = Path(self.cache_dir).resolve()
-        fetched = [(obj["Key"], self._cached(cache, obj["Key"])) for obj in self.objects(pattern)]
-        paths = []
-        for key, target in fetched:  # every key checked before any is fetched
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            os.close(fd)
-            try:
-                self.client.download_file(self.bucket, key, tmp)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            paths.append(target)
-        return paths
+        keys = [obj["Key"] for obj in self.objects(pattern)]
+        targets = [self._cached(key) for key in keys]  # every key checked before any is fetched
+        return [self._download(key, target) for key, target in zip(keys, targets, strict=True)]
 
-    def _cached(self, cache: Path, key: str) -> Path:
+    def listing(self, pattern: str) -> list[tuple[str, str]]:
+        return [(self.name_of_key(o["Key"]), o["ETag"].strip('"')) for o in self.objects(pattern)]
+
+    def fetch(self, name: str) -> Path:
+        key = self.prefix + name
+        return self._download(key, self._cached(key))
+
+    def _download(self, key: str, target: Path) -> Path:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            self.client.download_file(self.bucket, key, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def _cached(self, key: str) -> Path:
         """Where object `key` is cached: inside the cache, or UnsafeName naming the key (an object
         named `landing/flights/../../x.csv` must not be written outside it)."""
+        cache = Path(self.cache_dir).resolve()
         target = (cache / self.name_of_key(checked_key("landing key", key))).resolve()
         if cache not in target.parents:
             raise UnsafeName(f"landing key {key!r} is refused: it would be cached outside {cache}")

@@ -40,6 +40,11 @@ class Warehouse(dg.ConfigurableResource):
         """Replace raw.<dataset> as a whole (a dimension); rows loaded."""
         raise NotImplementedError
 
+    def ensure_table(self, dataset: str, schema_file: str, partitioned: bool) -> None:
+        """Create raw.<dataset> empty, with the columns of a Parquet file (and `partition_date` when
+        `partitioned`), if it does not exist: dbt's source exists before any of its days is loaded."""
+        raise NotImplementedError
+
     def fetch(self, sql: str, params: list | None = None) -> Fetched:
         """Run a read-only query: its columns, their SQL types and its rows."""
         raise NotImplementedError
@@ -96,13 +101,7 @@ class DuckDBWarehouse(Warehouse):
     def load_partitions(self, dataset: str, files_by_partition: dict[str, list[str]]) -> int:
         table = f"raw.{checked_name('dataset', dataset)}"
         with self._connect() as con:
-            con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-            first = next(iter(files_by_partition.values()))
-            con.execute(
-                f"CREATE TABLE IF NOT EXISTS {table} AS "
-                "SELECT *, NULL::DATE AS partition_date FROM read_parquet(?) LIMIT 0",
-                [first],
-            )
+            self._create_empty(con, table, next(iter(files_by_partition.values())), partitioned=True)
             con.execute("BEGIN")
             loaded = 0
             for partition, files in files_by_partition.items():
@@ -120,6 +119,18 @@ class DuckDBWarehouse(Warehouse):
             con.execute("CREATE SCHEMA IF NOT EXISTS raw")
             con.execute(f"CREATE OR REPLACE TABLE raw.{dataset} AS SELECT * FROM read_parquet(?)", [files])
             return con.execute(f"SELECT count(*) FROM raw.{dataset}").fetchone()[0]
+
+    @staticmethod
+    def _create_empty(con: duckdb.DuckDBPyConnection, table: str, files: list[str] | str, partitioned: bool):
+        con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+        partition = ", NULL::DATE AS partition_date" if partitioned else ""
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} AS SELECT *{partition} FROM read_parquet(?) LIMIT 0", [files]
+        )
+
+    def ensure_table(self, dataset: str, schema_file: str, partitioned: bool) -> None:
+        with self._connect() as con:
+            self._create_empty(con, f"raw.{checked_name('dataset', dataset)}", schema_file, partitioned)
 
     def fetch(self, sql: str, params: list | None = None) -> Fetched:
         with self._connect(read_only=True) as con:
@@ -202,6 +213,20 @@ class PostgresWarehouse(Warehouse):
                 self._copy(cursor, table, data)
                 loaded += data.num_rows
         return loaded
+
+    def ensure_table(self, dataset: str, schema_file: str, partitioned: bool) -> None:
+        import pyarrow as pa
+
+        table = f"raw.{checked_name('dataset', dataset)}"
+        schema = read_parquet_files([schema_file]).schema
+        if partitioned:
+            schema = schema.append(pa.field("partition_date", pa.date32()))
+        with self._connect() as con, con.cursor() as cursor:
+            self._create(cursor, table, schema, replace=False)
+            if partitioned:
+                cursor.execute(
+                    f"CREATE INDEX IF NOT EXISTS {dataset}_by_partition ON {table} (partition_date)"
+                )
 
     def replace_table(self, dataset: str, files: list[str]) -> int:
         table = f"raw.{checked_name('dataset', dataset)}"

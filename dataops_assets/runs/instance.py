@@ -31,14 +31,15 @@ def apply_pool_limits(instance, env: Environment) -> None:
         instance.event_log_storage.set_concurrency_slots(pool, limit)
 
 
-def _root_cause(failure_data) -> str:
-    """The first line of the innermost error: the user's problem, not Dagster's wrapper around it."""
+def root_cause(failure_data) -> str:
+    """The first line of the innermost error: the user's problem, not Dagster's wrapper around it
+    (with any password redacted)."""
     if failure_data.user_failure_data and failure_data.user_failure_data.description:
-        return failure_data.user_failure_data.description.strip().splitlines()[0]
+        return redact(failure_data.user_failure_data.description.strip().splitlines()[0])
     error = failure_data.error
     while error.cause is not None:
         error = error.cause
-    return error.message.strip().splitlines()[0]
+    return redact(error.message.strip().splitlines()[0])
 
 
 def failure_reason(result) -> str | None:
@@ -48,7 +49,7 @@ def failure_reason(result) -> str | None:
     failures = [e for e in result.all_events if e.is_step_failure]
     if not failures:
         return "the run failed"
-    return f"{failures[0].step_key}: {redact(_root_cause(failures[0].step_failure_data))}"
+    return f"{failures[0].step_key}: {root_cause(failures[0].step_failure_data)}"
 
 
 def execute_job(env: Environment, job_name: str, *, run_config=None, tags=None, stdout=None, echo=print):

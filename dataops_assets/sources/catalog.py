@@ -10,9 +10,25 @@ from dataops_assets.sources.model import Source
 from dataops_assets.yaml_config import InvalidConfig, load_yaml_model
 
 
+def read_declarations(directory: Path = SOURCES_DIR) -> tuple[tuple[Source, ...], list[str]]:
+    """Every valid declaration, and one problem (naming its file) per invalid one."""
+    sources: list[Source] = []
+    problems: list[str] = []
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            sources.append(load_yaml_model(path, Source))
+        except InvalidConfig as error:
+            problems.append(str(error))
+    return tuple(sources), problems
+
+
 @functools.cache
 def load_sources(directory: Path = SOURCES_DIR) -> tuple[Source, ...]:
-    return tuple(load_yaml_model(p, Source) for p in sorted(directory.glob("*.yaml")))
+    sources, problems = read_declarations(directory)
+    if problems:
+        more = f" (and {len(problems) - 1} more: see `dataops source check`)" if len(problems) > 1 else ""
+        raise InvalidConfig(problems[0] + more)
+    return sources
 
 
 def get_source(name: str) -> Source:

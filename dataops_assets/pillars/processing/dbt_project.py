@@ -1,7 +1,9 @@
 """The dbt project and its manifest, prepared ahead of use rather than on every import.
 
 `dagster-dbt`'s prepare_if_dev() re-parses the project on every import under `dagster dev`; here the
-manifest is rebuilt only when it is missing or older than a file it is built from (~6 s, once).
+manifest is rebuilt only when it is missing or older than a file it is built from (~6 s, once): the
+dbt project's files and the source declarations, from which dbt's `raw` sources are generated first.
+Dagster-free: the API reads the served tables from this manifest too.
 """
 
 from __future__ import annotations
@@ -11,17 +13,20 @@ import os
 import subprocess
 from pathlib import Path
 
-from dataops_assets.paths import DBT_PROJECT_DIR
+from dataops_assets.paths import DBT_MANIFEST_PATH, DBT_PROJECT_DIR, SOURCES_DIR
+from dataops_assets.pillars.processing.dbt_sources import write_dbt_sources
 from dataops_assets.resources.dbt import dbt_executable
+from dataops_assets.sources.catalog import load_sources
 
-MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
-SOURCE_PARTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
+MANIFEST_PATH = DBT_MANIFEST_PATH
+SOURCE_PARTS = tuple(
+    DBT_PROJECT_DIR / part for part in ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
+) + (SOURCES_DIR,)
 
 
 def _newest_source_mtime() -> float:
     newest = 0.0
-    for part in SOURCE_PARTS:
-        path = DBT_PROJECT_DIR / part
+    for path in SOURCE_PARTS:
         files = path.rglob("*") if path.is_dir() else [path]
         newest = max([newest, *(f.stat().st_mtime for f in files if f.is_file())])
     return newest
@@ -32,6 +37,11 @@ def _is_current() -> bool:
 
 
 def ensure_manifest() -> Path:
+    """The current manifest: dbt's sources generated from the declarations, then parsed if stale.
+
+    An invalid source declaration is an InvalidConfig naming its file, before dbt runs.
+    """
+    write_dbt_sources(load_sources())
     if _is_current():
         return MANIFEST_PATH
     MANIFEST_PATH.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from dataops_assets.partitions import partition_keys
+from dataops_assets.partitions import expected_keys
 from dataops_assets.pillars.ingestion.assets import ingestion_key
 from dataops_assets.pillars.metadata import markdown_table, parquet_preview, table_schema
 from dataops_assets.pillars.raw.publish import NothingStaged, publish_partition
@@ -27,18 +27,24 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition | No
         metadata={"dagster/column_schema": table_schema(source)},
     )
     def publish(context: dg.AssetExecutionContext, cold_storage: ColdStorage) -> dg.MaterializeResult:
+        expected, not_expected = expected_keys(source, context)
         published = []
-        for partition in partition_keys(context):
+        for partition in expected:
             try:
                 published.append(publish_partition(source, partition, cold_storage))
             except NothingStaged as missing:
                 raise dg.Failure(str(missing)) from None
+        if not published:  # every day of the step lies outside the source's span
+            return dg.MaterializeResult(
+                metadata={"dagster/row_count": 0, "not_expected": f"outside the span {source.span}"}
+            )
         last = published[-1].manifest
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": sum(p.manifest["rows"] for p in published),
                 "bytes": sum(p.manifest["bytes"] for p in published),
                 "partitions_changed": sum(p.changed for p in published),
+                "partitions_not_expected": len(not_expected),
                 "schema_fingerprint": last["schema_fingerprint"],
                 "per_partition": markdown_table(
                     [

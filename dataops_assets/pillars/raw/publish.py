@@ -3,11 +3,13 @@
 The data file is content-addressed (part-<sha256 prefix>.parquet), so it is written once and never
 changed; the manifest is replaced in one atomic write and is what makes a version current. A crash
 between the two leaves the previous manifest, and so the previous partition, in place. A file a
-newer version supersedes stays on disk and is listed in the manifest's history.
+newer version supersedes stays on disk and is listed in the manifest's history, with when it was
+superseded and the landing files it was made from: what changed is the difference.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 
@@ -63,7 +65,9 @@ def publish_partition(source: Source, partition: str | None, cold_storage: ColdS
         "schema": schema,
         "schema_fingerprint": fingerprint(schema),
         "ingestion": {
-            k: report[k] for k in ("files", "rows_read", "rows_landed", "rows_quarantined", "reasons")
+            k: report[k]
+            for k in ("files", "file_sha256", "rows_read", "rows_landed", "rows_quarantined", "reasons")
+            if k in report
         },
     }
     # Same data *and* same accounting: nothing to publish (a new file of only bad rows changes the
@@ -74,6 +78,7 @@ def publish_partition(source: Source, partition: str | None, cold_storage: ColdS
         manifest,
         current,
         lambda: _place_vouched(cold_storage, source.name, partition, data_key, report["sha256"]),
+        made_from=lambda m: {"made_from": m["ingestion"].get("file_sha256") or m["ingestion"]["files"]},
     )
 
 
@@ -92,17 +97,29 @@ def _place_vouched(
 
 
 def commit_version(
-    cold_storage: ColdStorage, manifest_key: str, manifest: dict, current: dict | None, place_data
+    cold_storage: ColdStorage,
+    manifest_key: str,
+    manifest: dict,
+    current: dict | None,
+    place_data,
+    made_from=lambda _manifest: {},
 ) -> Published:
     """Make `manifest` the partition's current version: its data file first, then the manifest.
 
-    The previous version's files it no longer lists move to its history (they stay on disk);
-    `place_data` writes the (content-addressed) data file, skipped when it is already there.
+    The previous version's files it no longer lists move to its history (they stay on disk), each
+    with when it was superseded and `made_from(previous manifest)`; `place_data` writes the
+    (content-addressed) data file, skipped when it is already there.
     """
     history = list(current.get("history", [])) if current else []
     listed = {f["path"] for f in manifest["files"]}
     if current:
-        history += [f for f in current["files"] if f["path"] not in listed and f not in history]
+        kept = {f["path"] for f in history}
+        superseded = {"superseded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        history += [
+            f | made_from(current) | superseded
+            for f in current["files"]
+            if f["path"] not in listed and f["path"] not in kept
+        ]
     manifest = manifest | {"history": history}
     if manifest == current:
         return Published(current, changed=False)

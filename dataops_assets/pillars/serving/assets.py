@@ -1,4 +1,5 @@
-"""The `serving` group (hot): marts published into the hot store that applications read."""
+"""The `serving` group (hot): the dbt models that declare `meta.dataops.serve`, published into the hot
+store that applications read."""
 
 import dagster as dg
 
@@ -34,12 +35,30 @@ def serving_key(table: ServedTable) -> dg.AssetKey:
     return dg.AssetKey(["serving", table.name])
 
 
+def duplicate_key(table: ServedTable, columns: list[str], rows: list[tuple]) -> str | None:
+    """Why `rows` cannot be served under the table's key (a null or repeated key), or None."""
+    at = [columns.index(k) for k in table.key]
+    seen: set[tuple] = set()
+    for row in rows:
+        key = tuple(row[i] for i in at)
+        if None in key:
+            empty = [column for column, value in zip(table.key, key, strict=True) if value is None]
+            return f"a row has no value in key column(s) {', '.join(empty)}"
+        if key in seen:
+            return f"key ({', '.join(table.key)}) = {key} appears more than once"
+        seen.add(key)
+    return None
+
+
 def build_serving_asset(
-    table: ServedTable, partitions_def: dg.PartitionsDefinition, hot_store_kind: str = "sqlite"
+    table: ServedTable,
+    partitions_def: dg.PartitionsDefinition,
+    model_key: dg.AssetKey,
+    hot_store_kind: str = "sqlite",
 ) -> dg.AssetsDefinition:
     @dg.asset(
         key=serving_key(table),
-        deps=[dg.AssetKey(table.model_asset_key)],
+        deps=[model_key],
         description=f"{table.description}\n\nServed from the hot store as `{table.name}`, "
         f"published atomically per day from `{table.relation}`.",
         **hot_table_policy(partitions_def),
@@ -53,6 +72,17 @@ def build_serving_asset(
             f"ORDER BY {', '.join(table.key)}",
             [days[0], days[-1]],
         )
+        missing = [c for c in (*table.key, table.date_column) if c not in columns]
+        if missing:
+            raise dg.Failure(
+                f"{table.relation} has no column(s) {', '.join(missing)} that its serve declares"
+            )
+        # The API looks rows up and pages by the key: a table it does not identify is not published.
+        duplicated = duplicate_key(table, columns, rows)
+        if duplicated:
+            raise dg.Failure(
+                f"{table.relation} cannot be served as {table.name}: {duplicated}; nothing published"
+            )
         published = hot_store.publish(
             table.name, list(zip(columns, types, strict=True)), rows, table.date_column, days
         )

@@ -18,7 +18,7 @@ from dataops_assets.pillars.serving.archive import archive_day, read_archive_man
 from dataops_assets.pillars.serving.assets import HOT_STORE_POOL
 from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.resources.hot_store import HotStore
-from dataops_assets.served import SERVED_TABLES, ServedTable
+from dataops_assets.served import ServedTable
 
 RETENTION_KEY = dg.AssetKey(["serving", "hot_retention"])
 NOTHING_LOST_CHECK = "hot_rows_accounted_for"
@@ -83,21 +83,25 @@ def retain_table(
     )
 
 
-def apply_retention(window_days: int, hot_store: HotStore, cold_storage: ColdStorage) -> list[TableRetention]:
+def apply_retention(
+    window_days: int, tables: dict[str, ServedTable], hot_store: HotStore, cold_storage: ColdStorage
+) -> list[TableRetention]:
     """Retention for every served table that has been published."""
     latest = {entry["table_name"]: entry["last_partition"] for entry in hot_store.catalog()}
     return [
         retain_table(dataset, latest[name], window_days, hot_store, cold_storage)
-        for name, dataset in SERVED_TABLES.items()
+        for name, dataset in tables.items()
         if latest.get(name)
     ]
 
 
-def build_retention_asset(window_days: int, hot_store_kind: str = "sqlite") -> dg.AssetsDefinition:
+def build_retention_asset(
+    window_days: int, tables: dict[str, ServedTable], hot_store_kind: str = "sqlite"
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=RETENTION_KEY,
         group_name="serving",
-        deps=[dg.AssetKey(["serving", name]) for name in SERVED_TABLES],  # the marts and the predictions
+        deps=[dg.AssetKey(["serving", name]) for name in tables],  # the served models and the predictions
         description=f"Keeps the last {window_days} published days of each hot table hot; older days are "
         "archived to cold storage (`archive/<table>/date=…/`, Parquet + manifest) and then deleted "
         "from the hot store.",
@@ -115,7 +119,7 @@ def build_retention_asset(window_days: int, hot_store_kind: str = "sqlite") -> d
         metadata={"hot_window_days": window_days},
     )
     def hot_retention(context: dg.AssetExecutionContext, hot_store: HotStore, cold_storage: ColdStorage):
-        results = apply_retention(window_days, hot_store, cold_storage)
+        results = apply_retention(window_days, tables, hot_store, cold_storage)
         for r in results:
             context.log.info(
                 f"{r.table}: kept {r.kept_from}..{r.latest}; archived {r.archived} row(s) of "

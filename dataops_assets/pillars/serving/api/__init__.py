@@ -1,6 +1,5 @@
 """The hot data HTTP API (`dataops serve`): read-only, over the hot store of the selected environment.
 
-- `datasets.py`  what is served: the marts of `tables.py` and the promoted model's predictions
 - `reader.py`    read-only access to the hot store, one adapter per backend
 - `queries.py`   request parameters -> validated query -> parameterised SQL, and the paging cursor
 - `schemas.py`   the response models (they are the OpenAPI document)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from urllib.parse import quote, unquote_plus
 
 import orjson
@@ -19,7 +20,7 @@ from dataops_assets.pillars.serving.api.schemas import (
     Problem,
 )
 from dataops_assets.redact import redact
-from dataops_assets.served import FRESHNESS_FAIL_WINDOW, PREDICTIONS, SERVED_TABLES, ServedTable
+from dataops_assets.served import FRESHNESS_FAIL_WINDOW, PREDICTIONS, ServedTable, served_tables
 
 log = logging.getLogger("dataops.api")
 INTERACTIVE_DOCS_ENVIRONMENTS = ("sandbox", "testing")  # the laptop's and CI's: /docs and /redoc
@@ -142,9 +143,15 @@ def _freshness(name: str, entry: dict | None, now: dt.datetime) -> dict:
     }
 
 
-def create_app(reader: HotReader, interactive_docs: bool = False) -> FastAPI:
-    """The API over `reader`. `interactive_docs` serves /docs and /redoc, pages that load Swagger UI and
-    ReDoc from a public CDN into the browser: on a laptop, never on a shared environment's origin."""
+def create_app(
+    reader: HotReader,
+    served: Callable[[], dict[str, ServedTable]] = served_tables,
+    interactive_docs: bool = False,
+) -> FastAPI:
+    """The API over `reader`'s hot store, serving the tables `served()` declares when asked (the
+    dbt models' serve declarations, read again when dbt's manifest changes). `interactive_docs` serves
+    /docs and /redoc, pages that load Swagger UI and ReDoc from a public CDN into the browser: on a
+    laptop, never on a shared environment's origin."""
     # The handlers are async and read the store inline: a read is bounded (indexed day filters, the
     # page cap) and costs less than a hop to a worker thread. More cores: `dataops serve --workers N`.
     app = FastAPI(
@@ -178,7 +185,7 @@ def create_app(reader: HotReader, interactive_docs: bool = False) -> FastAPI:
             _log_unavailable(error)
             store = {"backend": reader.backend, "reachable": False, "detail": UNAVAILABLE}
             return _json({"status": "unavailable", "store": store, "tables": []}, status_code=503)
-        tables = [_freshness(name, catalog[name], now) for name in SERVED_TABLES if name in catalog]
+        tables = [_freshness(name, catalog[name], now) for name in served() if name in catalog]
         status = "ok" if all(t["fresh"] for t in tables) else "stale"
         return _json(
             {"status": status, "store": {"backend": reader.backend, "reachable": True}, "tables": tables}
@@ -190,7 +197,7 @@ def create_app(reader: HotReader, interactive_docs: bool = False) -> FastAPI:
         listed = []
         with reader.session() as session:
             catalog = session.catalog()
-            for dataset in SERVED_TABLES.values():
+            for dataset in served().values():
                 entry = catalog.get(dataset.name)
                 columns = _columns(session, dataset.name) if entry else []
                 listed.append(
@@ -239,9 +246,10 @@ def create_app(reader: HotReader, interactive_docs: bool = False) -> FastAPI:
         request: Request, name: str = Path(description="A served dataset (see `GET /datasets`).")
     ) -> Response:
         """Rows of a served dataset: filtered, ordered and paged."""
-        dataset = SERVED_TABLES.get(name)
+        tables = served()
+        dataset = tables.get(name)
         if dataset is None:
-            raise HTTPException(404, f"no dataset {name[:60]!r}; served: {', '.join(SERVED_TABLES)}")
+            raise HTTPException(404, f"no dataset {name[:60]!r}; served: {', '.join(tables)}")
         return read_page(dataset, request, f"{name} has not been published yet")
 
     @app.get("/predictions", **paged)
@@ -260,6 +268,7 @@ def create_app(reader: HotReader, interactive_docs: bool = False) -> FastAPI:
 def app_from_environment() -> FastAPI:
     """The app over the hot store of DATAOPS_ENV (for `uvicorn --factory`, e.g. with --workers)."""
     from dataops_assets.environments.loader import load_environment
+    from dataops_assets.pillars.processing.dbt_project import ensure_manifest
     from dataops_assets.pillars.serving.api.reader import reader_for
 
     if not log.handlers:  # each server process logs its requests to stderr
@@ -267,5 +276,6 @@ def app_from_environment() -> FastAPI:
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
+    ensure_manifest()  # the served tables are the dbt project's current declarations
     env = load_environment()
     return create_app(reader_for(env), interactive_docs=env.name in INTERACTIVE_DOCS_ENVIRONMENTS)
