@@ -179,3 +179,19 @@ def login_as(dsn: str, role: str) -> str:
     from psycopg.conninfo import make_conninfo
 
     return make_conninfo(dsn, user=role)
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory):
+    """A Spark standalone master, two one-core workers and a Hive metastore on loopback, made of the
+    installed pyspark; stopped after the session."""
+    from dataops_assets_tests.spark_cluster import ClusterDidNotStart, local_spark_cluster, missing
+
+    reason = missing()
+    if reason:
+        unavailable(reason)
+    try:
+        with local_spark_cluster(tmp_path_factory.mktemp("spark-cluster"), workers=2) as cluster:
+            yield cluster
+    except ClusterDidNotStart as error:
+        unavailable(str(error))

@@ -18,7 +18,7 @@ single process, and here two (or more) must see the same tables.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import warnings
 from typing import TYPE_CHECKING
 
 from dataops_assets.names import checked_name
@@ -32,6 +32,9 @@ FILES_DATABASE = "raw_files"  # external tables over cold storage, every file
 RAW_DATABASE = "raw"  # views of them: only the current files
 PARTITION_COLUMN = "partition_date"
 
+# pyspark warns on every import that it has not been certified with pandas 3; nothing here uses pandas.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+
 # The platform's own session: a local driver that sees what other processes (dbt) just wrote.
 CLIENT_CONF = {
     "spark.master": "local[1]",
@@ -39,6 +42,7 @@ CLIENT_CONF = {
     "spark.sql.filesourceTableRelationCacheSize": "0",
     "spark.sql.hive.filesourcePartitionFileCacheSize": "0",
     "spark.sql.ansi.enabled": "false",  # as dbt-spark sets it, so both read SQL alike
+    "spark.ui.showConsoleProgress": "false",
 }
 _CLUSTER_ONLY = ("spark.executor.", "spark.cores.max", "spark.dynamicAllocation.")
 
@@ -237,9 +241,6 @@ class SparkWarehouse(Warehouse):
         data = frame.toArrow()  # timestamps arrive zone-aware (UTC), dates as dates
         rows = list(zip(*(c.to_pylist() for c in data.columns), strict=True)) if columns else []
         return Fetched(columns, types, rows)
-
-    def relations(self, database: str) -> Iterable[str]:
-        return [t.name for t in self.session().catalog.listTables(database)]
 
     # dbt ----------------------------------------------------------------------------------------------
 
