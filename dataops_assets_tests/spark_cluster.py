@@ -16,7 +16,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -48,6 +48,7 @@ class LocalSparkCluster:
     metastore: str  # thrift://127.0.0.1:PORT
     web_url: str  # the master's web UI, whose /json/ lists workers and applications
     workers: int
+    worker_pids: tuple[int, ...] = ()  # each leads a process group holding its executors
 
     # What a Spark session on loopback needs, whatever the environment declares.
     LOOPBACK_CONF = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
@@ -132,6 +133,7 @@ def local_spark_cluster(
                  "--cores", "1", "--memory", worker_memory, "--webui-port", "0",
                  "--work-dir", str(root / f"work-{i + 1}")],
             )  # fmt: skip
+        cluster = replace(cluster, worker_pids=tuple(p.pid for p in processes[2:]))
         deadline = time.monotonic() + START_TIMEOUT_S
         while not (_port_open(metastore_port) and alive_workers() == workers):
             stopped = [log.stem for log, p in zip(logs, processes, strict=True) if p.poll() is not None]

@@ -18,18 +18,9 @@ from dataops_assets.resources.factory import open_resource
 from dataops_assets.resources.spark import SparkWarehouse, hot_type, spark_path
 from dataops_assets.yaml_config import InvalidConfig, load_yaml_model
 
-STANDALONE = {
-    "kind": "spark",
-    "master": "spark://spark-master.internal:7077",
-    "metastore": "thrift://spark-master.internal:9083",
-    "size": {
-        "executor_instances": 8,
-        "executor_cores": 4,
-        "executor_memory": "16g",
-        "driver_memory": "4g",
-        "shuffle_partitions": 64,
-    },
-}
+# The warehouse section docs/spark.md shows production switching to a standalone cluster with.
+_DOC = (PROJECT_DIR / "docs" / "spark.md").read_text()
+STANDALONE = yaml.safe_load(_DOC.split("```yaml\n", 1)[1].split("```", 1)[0])["warehouse"]
 
 
 def with_warehouse(tmp_path, name: str, warehouse: dict) -> Environment:
