@@ -13,6 +13,7 @@ from dataops_assets.environments.model import LocalStorage, SparkSize, SparkWare
 from dataops_assets.pillars.raw.publish import read_manifest
 from dataops_assets.provisioning.plan import apply, plan
 from dataops_assets.resources.factory import open_resource
+from dataops_assets.resources.spark import SparkUnavailable
 from dataops_assets.runs.pipeline import run_pipeline
 from dataops_assets.served import MART_TABLES
 from dataops_assets_tests.conftest import PIPELINE_DAYS
@@ -174,3 +175,12 @@ def test_a_dimension_is_replaced_whole(spark_run, tmp_path):
         pq.write_table(pa.table({"station": stations}), full / name)
         assert warehouse.replace_table("stations", [str(full / name)]) == len(stations)
     assert warehouse.fetch("SELECT station FROM raw.stations ORDER BY 1").rows == [("a",), ("b",), ("c",)]
+
+
+def test_cold_storage_on_s3_without_the_connector_is_one_clear_line(spark_run):
+    env, _, _ = spark_run
+    files = {"2013-01-01": ["s3://dataops-cold/raw/flights/date=2013-01-01/part-0.parquet"]}
+    with pytest.raises(
+        SparkUnavailable, match=r"^cold storage on S3 needs Hadoop's S3 connector .*docs/spark\.md$"
+    ):
+        open_resource(env, "warehouse").load_partitions("flights", files)

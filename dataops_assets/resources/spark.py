@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 FILES_DATABASE = "raw_files"  # external tables over cold storage, every file
 RAW_DATABASE = "raw"  # views of them: only the current files
 PARTITION_COLUMN = "partition_date"
+S3A_FILESYSTEM = "org.apache.hadoop.fs.s3a.S3AFileSystem"
 
 # pyspark warns on every import that it has not been certified with pandas 3; nothing here uses pandas.
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
@@ -99,6 +100,52 @@ def _columns_ddl(first_file: str) -> str:
     return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema.fields)
 
 
+def _date(day: str) -> str:
+    return f"DATE {_literal(day)}"
+
+
+def _one_directory(dataset: str, partition: str | None, files: list[str]) -> str:
+    found = {_parent(f) for f in files}
+    if len(found) != 1:
+        raise ValueError(f"raw/{dataset} {partition or 'full'}: its current files are not in one directory")
+    return found.pop()
+
+
+def _daily_statements(
+    table: str, current: str, columns: str, directories: dict, files: dict[str, list[str]]
+) -> list[str]:
+    """The table over the dataset's day directories (each day a partition), and the days' current files."""
+    location = _parent(next(iter(directories.values())))
+    partitions = " ".join(
+        f"PARTITION ({PARTITION_COLUMN}={_literal(day)}) LOCATION {_literal(path)}"
+        for day, path in directories.items()
+    )
+    current_files = ", ".join(
+        f"({_literal(_file_name(f))}, {_date(day)})" for day, fs in files.items() for f in fs
+    )
+    return [
+        f"CREATE TABLE IF NOT EXISTS {table} ({columns}, {PARTITION_COLUMN} date) USING parquet "
+        f"PARTITIONED BY ({PARTITION_COLUMN}) LOCATION {_literal(location)}",
+        f"ALTER TABLE {table} ADD IF NOT EXISTS {partitions}",
+        f"CREATE TABLE IF NOT EXISTS {current} (file_name string, {PARTITION_COLUMN} date) "
+        f"USING parquet PARTITIONED BY ({PARTITION_COLUMN})",
+        # Dynamic partition overwrite: only these days' lists are replaced.
+        f"INSERT OVERWRITE TABLE {current} PARTITION ({PARTITION_COLUMN}) VALUES {current_files}",
+    ]
+
+
+def _dimension_statements(
+    table: str, current: str, columns: str, directory: str, files: list[str]
+) -> list[str]:
+    """A dimension is replaced whole: its table is made anew over its one directory."""
+    return [
+        f"DROP TABLE IF EXISTS {table}",  # external: its files stay
+        f"CREATE TABLE {table} ({columns}) USING parquet LOCATION {_literal(directory)}",
+        f"CREATE TABLE IF NOT EXISTS {current} (file_name string) USING parquet",
+        f"INSERT OVERWRITE TABLE {current} VALUES {', '.join(f'({_literal(_file_name(f))})' for f in files)}",
+    ]
+
+
 class SparkWarehouse(Warehouse):
     conf: dict[str, str]  # the Spark properties the environment implies (environments/spark.py)
     dbt_threads: int = 1
@@ -156,65 +203,40 @@ class SparkWarehouse(Warehouse):
 
     def _register(self, dataset: str, files_by_partition: dict[str | None, list[str]]) -> int:
         checked_name("dataset", dataset)
-        daily = None not in files_by_partition
-        paths = {p: [spark_path(f) for f in files] for p, files in files_by_partition.items()}
-        directories = {p: {_parent(f) for f in files} for p, files in paths.items()}
-        for partition, found in directories.items():
-            if len(found) != 1:
-                raise ValueError(f"raw/{dataset} {partition or ''}: its files are not in one directory")
-        first = next(f for files in files_by_partition.values() for f in files)
-        columns = _columns_ddl(first)
-        table, current, view = (
-            f"{FILES_DATABASE}.{dataset}",
-            f"{FILES_DATABASE}.{dataset}__current",
-            f"{RAW_DATABASE}.{dataset}",
-        )
-        dirs = {p: next(iter(d)) for p, d in directories.items()}
-        statements = [
+        files = {p: [spark_path(f) for f in paths] for p, paths in files_by_partition.items()}
+        directories = {p: _one_directory(dataset, p, paths) for p, paths in files.items()}
+        if any(f.startswith("s3a://") for paths in files.values() for f in paths):
+            self._require_s3a()
+        columns = _columns_ddl(next(iter(files_by_partition.values()))[0])
+        table, current = f"{FILES_DATABASE}.{dataset}", f"{FILES_DATABASE}.{dataset}__current"
+        daily = None not in files
+        self._check_schema(table, columns, daily)
+        if daily:
+            statements = _daily_statements(table, current, columns, directories, files)
+            on = f"c.{PARTITION_COLUMN} = f.{PARTITION_COLUMN} AND c.file_name = f._metadata.file_name"
+            where = f" WHERE {PARTITION_COLUMN} IN ({', '.join(_date(p) for p in files)})"
+        else:
+            statements = _dimension_statements(table, current, columns, directories[None], files[None])
+            on, where = "c.file_name = f._metadata.file_name", ""
+        view = f"{RAW_DATABASE}.{dataset}"
+        self._sql(
             f"CREATE DATABASE IF NOT EXISTS {FILES_DATABASE}",
             f"CREATE DATABASE IF NOT EXISTS {RAW_DATABASE}",
-        ]
-        if daily:
-            location = _parent(next(iter(dirs.values())))
-            statements += [
-                f"CREATE TABLE IF NOT EXISTS {table} ({columns}, {PARTITION_COLUMN} date) USING parquet "
-                f"PARTITIONED BY ({PARTITION_COLUMN}) LOCATION {_literal(location)}",
-                f"ALTER TABLE {table} ADD IF NOT EXISTS "
-                + " ".join(
-                    f"PARTITION ({PARTITION_COLUMN}={_literal(p)}) LOCATION {_literal(d)}"  # type: ignore[arg-type]
-                    for p, d in dirs.items()
-                ),
-                f"CREATE TABLE IF NOT EXISTS {current} (file_name string, {PARTITION_COLUMN} date) "
-                f"USING parquet PARTITIONED BY ({PARTITION_COLUMN})",
-                f"INSERT OVERWRITE TABLE {current} PARTITION ({PARTITION_COLUMN}) VALUES "
-                + ", ".join(
-                    f"({_literal(_file_name(f))}, DATE {_literal(p)})"  # type: ignore[arg-type]
-                    for p, files in paths.items()
-                    for f in files
-                ),
-            ]
-            on = f"c.{PARTITION_COLUMN} = f.{PARTITION_COLUMN} AND c.file_name = f._metadata.file_name"
-        else:
-            # A dimension is replaced whole: its table is made anew over its one directory.
-            statements += [
-                f"DROP TABLE IF EXISTS {table}",
-                f"CREATE TABLE {table} ({columns}) USING parquet LOCATION {_literal(dirs[None])}",
-                f"CREATE TABLE IF NOT EXISTS {current} (file_name string) USING parquet",
-                f"INSERT OVERWRITE TABLE {current} VALUES "
-                + ", ".join(f"({_literal(_file_name(f))})" for f in paths[None]),
-            ]
-            on = "c.file_name = f._metadata.file_name"
-        statements.append(
-            f"CREATE OR REPLACE VIEW {view} AS SELECT f.* FROM {table} f LEFT SEMI JOIN {current} c ON {on}"
-        )
-        self._check_schema(table, columns, daily)
-        self._sql(*statements)
-        where = (
-            f" WHERE {PARTITION_COLUMN} IN ({', '.join(f'DATE {_literal(p)}' for p in paths)})"  # type: ignore[arg-type]
-            if daily
-            else ""
+            *statements,
+            f"CREATE OR REPLACE VIEW {view} AS SELECT f.* FROM {table} f LEFT SEMI JOIN {current} c ON {on}",
         )
         return self.session().sql(f"SELECT count(*) FROM {view}{where}").collect()[0][0]
+
+    def _require_s3a(self) -> None:
+        """Cold storage on S3 is read through Hadoop's S3 connector, which a real cluster provides."""
+        try:
+            self.session()._jvm.java.lang.Class.forName(S3A_FILESYSTEM)
+        except Exception:  # py4j's error for a class the JVM cannot load
+            raise SparkUnavailable(
+                f"cold storage on S3 needs Hadoop's S3 connector ({S3A_FILESYSTEM}: the hadoop-aws jar "
+                "and the AWS SDK bundle) on Spark's classpath, which pyspark's wheel does not have; "
+                "see docs/spark.md"
+            ) from None
 
     def _check_schema(self, table: str, columns: str, daily: bool) -> None:
         """A daily table keeps its columns: files of another shape are refused, not half-read."""
