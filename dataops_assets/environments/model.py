@@ -104,7 +104,7 @@ class SparkSize(Strict):
 
 class SparkWarehouse(Strict):
     """Apache Spark: dbt-spark's session method connects to `master`; tables are registered in the
-    Hive metastore at `metastore`, shared by every process (dbt's, the loader's, the API's readers)."""
+    Hive metastore at `metastore`, shared by every process that opens them (dbt's and the platform's)."""
 
     kind: Literal["spark"] = "spark"
     master: str = Field(
