@@ -119,10 +119,10 @@ def run(quick: bool) -> list[dict]:
             "spark_1": _spark_pipeline(days, 1, landing, Path(scratch)),
             "spark_2": _spark_pipeline(days, 2, landing, Path(scratch)),
         }
-        # Minutes per run: one measured run each (two in full), interleaved; no warm-up but DuckDB's,
-        # which also builds the dbt manifest every run then shares.
+        # Minutes per Spark run: one measured run each, in turn; no warm-up but DuckDB's, which also
+        # builds the dbt manifest every run then shares.
         contenders["duckdb"]()
-        series = compare(contenders, reps=1 if quick else 2, warmup=False)
+        series = compare(contenders, reps=1, warmup=False)
     duck, one, two = series["duckdb"], series["spark_1"], series["spark_2"]
     executors = {
         n: [max(s.result["executor_peaks_mb"], default=0) for s in series[n].samples]

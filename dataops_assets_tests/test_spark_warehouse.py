@@ -69,11 +69,11 @@ def spark_run(pipeline_run, pg_database, s3_endpoint, spark_cluster, tmp_path_fa
 
 
 def rerun_day(env, day, root) -> None:
-    """dbt's daily models again for one day: on Spark an insert_overwrite of that day's partitions, so
-    the marts must still equal DuckDB's (neither that day doubled nor the others gone)."""
+    """The marts again for one day: on Spark an insert_overwrite of that day's partitions, so they must
+    still equal DuckDB's (neither that day doubled nor the others gone)."""
     window = json.dumps({"start_date": day.isoformat(), "end_date": (day + dt.timedelta(days=1)).isoformat()})
     rerun = subprocess.run(
-        [dbt_executable(), "run", "--select", "tag:daily", "--vars", window, "--target", "spark",
+        [dbt_executable(), "run", "--select", "marts", "--vars", window, "--target", "spark",
          "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(root / "dbt-rerun")],
         cwd=DBT_PROJECT_DIR, env=os.environ | open_resource(env, "warehouse").dbt_env(),
         capture_output=True, text=True, check=False,
