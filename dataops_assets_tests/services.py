@@ -194,3 +194,19 @@ def copy_of_user_space(root: Path) -> Path:
         ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", "_sources.yml"),
     )
     return project
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory):
+    """A Spark standalone master, two one-core workers and a Hive metastore on loopback, made of the
+    installed pyspark; stopped after the session."""
+    from dataops_assets_tests.spark_cluster import ClusterDidNotStart, local_spark_cluster, missing
+
+    reason = missing()
+    if reason:
+        unavailable(reason)
+    try:
+        with local_spark_cluster(tmp_path_factory.mktemp("spark-cluster"), workers=2) as cluster:
+            yield cluster
+    except ClusterDidNotStart as error:
+        unavailable(str(error))

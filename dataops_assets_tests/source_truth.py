@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import io
+import math
 import zipfile
 
 import pandas as pd
@@ -41,3 +43,14 @@ def mart_tables():
     ensure_manifest()
     tables = served_tables()
     return [tables[name] for name in MARTS]
+
+
+def same_value(a, b) -> bool:
+    """Two warehouses' values of one cell agree: floats to 1e-9, timestamps as instants."""
+    if isinstance(a, float | decimal.Decimal) or isinstance(b, float | decimal.Decimal):
+        if a is None or b is None:
+            return a is b
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+    if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
+        return a.timestamp() == b.timestamp()
+    return a == b

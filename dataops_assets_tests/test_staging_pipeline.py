@@ -5,9 +5,6 @@ experiment and a promotion through the real `dataops` command, publishing into t
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import math
 import os
 import subprocess
 
@@ -20,7 +17,7 @@ from dataops_assets.resources.factory import open_resource
 from dataops_assets.runs.pipeline import run_pipeline
 from dataops_assets_tests.conftest import PIPELINE_DAYS
 from dataops_assets_tests.services import DATAOPS, environ, project_with, shared_environment
-from dataops_assets_tests.source_truth import MARTS, flights_per_day, mart_tables
+from dataops_assets_tests.source_truth import MARTS, flights_per_day, mart_tables, same_value
 
 pytestmark = pytest.mark.slow
 
@@ -59,16 +56,6 @@ def test_the_run_was_recorded_in_dagsters_postgres_storage(staging_run, pg_datab
     assert status == ("SUCCESS",)
 
 
-def _same(a, b) -> bool:
-    if isinstance(a, float | decimal.Decimal) or isinstance(b, float | decimal.Decimal):
-        if a is None or b is None:
-            return a is b
-        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
-    if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
-        return a.timestamp() == b.timestamp()
-    return a == b
-
-
 @pytest.mark.parametrize("name", MARTS)
 def test_marts_on_postgres_equal_marts_on_duckdb(staging_run, testing_env, name):
     env, _, _ = staging_run
@@ -82,7 +69,7 @@ def test_marts_on_postgres_equal_marts_on_duckdb(staging_run, testing_env, name)
         (i, column, d, p)
         for i, (duck_row, pg_row) in enumerate(zip(duck.rows, pg.rows, strict=True))
         for column, d, p in zip(duck.columns, duck_row, pg_row, strict=True)
-        if not _same(d, p)
+        if not same_value(d, p)
     ]
     assert mismatches == [], mismatches[:5]
 

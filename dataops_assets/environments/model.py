@@ -53,6 +53,7 @@ def _no_inline_secret(value: object) -> object:
 
 Secret = Annotated[SecretRef, BeforeValidator(_no_inline_secret)]
 PG_DSN = SecretRef(env="DATAOPS_PG_DSN")
+JVM_MEMORY = r"^[1-9][0-9]*[mg]$"
 
 
 # --- storage -------------------------------------------------------------------------------------
@@ -91,7 +92,38 @@ class PostgresWarehouse(Strict):
     dbt_target: Literal["postgres"] = "postgres"
 
 
-Warehouse = Annotated[DuckDBWarehouse | PostgresWarehouse, Field(discriminator="kind")]
+class SparkSize(Strict):
+    """How much of the cluster each dbt run takes: executors, and the driver (which runs in dbt's process)."""
+
+    executor_instances: int = Field(2, ge=1, le=10000)
+    executor_cores: int = Field(1, ge=1, le=256)
+    executor_memory: str = Field("1g", pattern=JVM_MEMORY, description="Per executor, e.g. 512m or 4g")
+    driver_memory: str = Field("1g", pattern=JVM_MEMORY)
+    shuffle_partitions: int = Field(4, ge=1, le=100000, description="spark.sql.shuffle.partitions")
+
+
+class SparkWarehouse(Strict):
+    """Apache Spark: dbt-spark's session method connects to `master`; tables are registered in the
+    Hive metastore at `metastore`, shared by every process that opens them (dbt's and the platform's)."""
+
+    kind: Literal["spark"] = "spark"
+    master: str = Field(
+        pattern=r"^(spark://[A-Za-z0-9.-]+:[0-9]+|local\[([1-9][0-9]*|\*)\]|yarn)$",
+        description="spark://host:port (standalone), local[N] (one machine) or yarn (EMR)",
+    )
+    metastore: str = Field(pattern=r"^thrift://[A-Za-z0-9.-]+:[0-9]+$", description="thrift://host:port")
+    warehouse_dir: str = Field(
+        "spark-warehouse",
+        description="Where dbt's tables live: relative to data_dir, or a URI the cluster reads (s3a://...)",
+    )
+    size: SparkSize = SparkSize()
+    conf: dict[str, str] = Field(
+        default_factory=dict, description="Further Spark properties, e.g. the s3a connector's, as given"
+    )
+    dbt_target: Literal["spark"] = "spark"
+
+
+Warehouse = Annotated[DuckDBWarehouse | PostgresWarehouse | SparkWarehouse, Field(discriminator="kind")]
 
 
 class SQLiteHotStore(Strict):

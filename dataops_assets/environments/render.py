@@ -11,6 +11,7 @@ import yaml
 
 from dataops_assets.environments import model
 from dataops_assets.environments.model import Environment
+from dataops_assets.environments.spark import spark_conf
 
 HEADER = "# Rendered from environments/{name}.yaml by dataops: edit that file, not this one.\n"
 
@@ -125,6 +126,15 @@ def render_dbt_profile(env: Environment) -> str:
             "dbname": _env_var("DATAOPS_PG_DATABASE"),
             "schema": "analytics",
             "threads": threads,
+        }
+    elif isinstance(env.warehouse, model.SparkWarehouse):
+        output = {
+            "type": "spark",
+            "method": "session",  # dbt's own process is the Spark driver, on the declared master
+            "host": "NA",
+            "schema": "analytics",
+            "threads": threads,
+            "server_side_parameters": spark_conf(env),
         }
     else:
         output = {

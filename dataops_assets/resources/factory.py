@@ -15,11 +15,13 @@ import dagster as dg
 
 from dataops_assets.environments import model
 from dataops_assets.environments.model import Environment
+from dataops_assets.environments.spark import spark_conf
 from dataops_assets.paths import DBT_PROJECT_DIR
 from dataops_assets.resources.cold_storage import ColdStorage, LocalColdStorage, S3ColdStorage
 from dataops_assets.resources.dbt import dbt_executable
 from dataops_assets.resources.hot_store import HotStore, PostgresHotStore, SQLiteHotStore
 from dataops_assets.resources.landing_zone import LandingZone, LocalLandingZone, S3LandingZone
+from dataops_assets.resources.spark import SparkWarehouse
 from dataops_assets.resources.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
 
 if TYPE_CHECKING:
@@ -53,6 +55,8 @@ def _warehouse(env: Environment, resolve: bool) -> Warehouse:
     spec = env.warehouse
     if isinstance(spec, model.PostgresWarehouse):
         return PostgresWarehouse(dsn=_secret(spec.dsn, resolve), dbt_threads=env.scale.dbt_threads)
+    if isinstance(spec, model.SparkWarehouse):
+        return SparkWarehouse(conf=spark_conf(env), dbt_threads=env.scale.dbt_threads)
     return DuckDBWarehouse(path=str(env.local_path(spec.path)), dbt_threads=env.scale.dbt_threads)
 
 

@@ -8,3 +8,8 @@
 {% macro default__type_double() -%}
     double precision
 {%- endmacro %}
+
+{#- Spark SQL has no `double precision`; its DOUBLE is the same 8-byte float. -#}
+{% macro spark__type_double() -%}
+    double
+{%- endmacro %}
