@@ -126,7 +126,7 @@ class RequestLog:
                 consumer,
             )
             # The template, not the path: a client must not mint a time series per URL it sends.
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = getattr(scope.get("route"), "path", "other")  # other: /openapi.json, /docs, 404s
             self.metrics.requests.labels(route, str(status), consumer).inc()
             self.metrics.latency.labels(route).observe(seconds)
 
@@ -177,6 +177,39 @@ def _refused(status: int, detail: str, headers: dict[str, str] | None = None) ->
     return HTTPException(status, detail, headers=headers)
 
 
+def _identified(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Consumer:
+    """The consumer the request's token belongs to (the open consumer's, without one), or 401."""
+    consumers: Consumers = request.app.state.consumers
+    if credentials is None:
+        if consumers.open is None:
+            raise _refused(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+        consumer = consumers.open
+    else:
+        consumer = consumers.identify(credentials.credentials)
+        if consumer is None:
+            raise _refused(
+                401, "the bearer token is not one of this API's consumers",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )  # fmt: skip
+    request.state.consumer = consumer.name  # for the request log and the metrics
+    return consumer
+
+
+async def authenticated(request: Request, credentials: Bearer) -> Consumer:
+    """The consumer whose token the request carries, within its rate limit (a FastAPI dependency)."""
+    consumer = _identified(request, credentials)
+    wait = request.app.state.buckets[consumer.name].take()
+    if wait:
+        raise _refused(
+            429, f"rate limit of {consumer.name} ({consumer.per_second:g}/s) reached",
+            {"Retry-After": retry_after(wait)},
+        )  # fmt: skip
+    return consumer
+
+
+Authenticated = Annotated[Consumer, Depends(authenticated)]
+
+
 def create_app(
     reader: HotReader,
     consumers: Consumers,
@@ -203,7 +236,8 @@ def create_app(
     app.add_middleware(RequestLog, metrics=metrics)
     columns_of = ColumnCache()
     slots = ReadSlots(concurrent_reads, waiting_reads)
-    buckets = {c.name: TokenBucket(c.per_second, c.burst) for c in consumers.all}
+    app.state.consumers = consumers
+    app.state.buckets = {c.name: TokenBucket(c.per_second, c.burst) for c in consumers.all}
 
     @app.exception_handler(StoreUnavailable)
     def unavailable(_: Request, error: StoreUnavailable) -> Response:
@@ -220,34 +254,6 @@ def create_app(
     @app.exception_handler(queries.QueryError)
     def refused(_: Request, error: queries.QueryError) -> Response:
         return _json({"detail": str(error)}, status_code=400)
-
-    def identified(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Consumer | None:
-        if credentials is None:
-            if consumers.open is None:
-                raise _refused(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
-            consumer = consumers.open
-        else:
-            consumer = consumers.identify(credentials.credentials)
-            if consumer is None:
-                raise _refused(
-                    401, "the bearer token is not one of this API's consumers",
-                    {"WWW-Authenticate": 'Bearer error="invalid_token"'},
-                )  # fmt: skip
-        request.state.consumer = consumer.name
-        return consumer
-
-    async def authenticated(request: Request, credentials: Bearer) -> Consumer:
-        """The consumer whose token the request carries, within its rate limit."""
-        consumer = identified(request, credentials)
-        wait = buckets[consumer.name].take()
-        if wait:
-            raise _refused(
-                429, f"rate limit of {consumer.name} ({consumer.per_second:g}/s) reached",
-                {"Retry-After": retry_after(wait)},
-            )  # fmt: skip
-        return consumer
-
-    Authenticated = Annotated[Consumer, Depends(authenticated)]
 
     def in_scope(consumer: Consumer, table: str) -> None:
         if not consumer.may_read(table):
@@ -365,14 +371,19 @@ def create_app(
     @app.get(
         "/metrics",
         response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format."}, 401: {"model": Problem}, 403: {"model": Problem}},
-    )  # fmt: skip
+        responses={
+            200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format."},
+            401: {"model": Problem},
+            403: {"model": Problem},
+        },
+        openapi_extra={"security": [{"HTTPBearer": []}, {}]},  # {}: none needed from loopback
+    )
     async def scrape(request: Request, credentials: Bearer) -> Response:
         """Request counts by route, status and consumer; latency; hot-store query time; rows returned.
         For loopback, or a consumer declared with `metrics: true`."""
         client = request.client.host if request.client else None
         if client not in LOOPBACK:
-            consumer = identified(request, credentials)
+            consumer = _identified(request, credentials)
             if not consumer.metrics:
                 raise _refused(403, f"consumer {consumer.name} may not read the metrics")
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
