@@ -263,9 +263,13 @@ def create_app(
     async def health() -> Response:
         """Whether the hot store is reachable, and how fresh each published table is (no token needed)."""
         now = dt.datetime.now(dt.UTC)
-        try:
+
+        def read_catalog() -> dict[str, dict]:
             with reader.session() as session:
-                catalog = session.catalog()
+                return session.catalog()
+
+        try:  # bounded like every read: anyone may call /health
+            catalog = await slots.run(read_catalog)
         except StoreUnavailable as error:
             _log_unavailable(error)
             store = {"backend": reader.backend, "reachable": False, "detail": UNAVAILABLE}
