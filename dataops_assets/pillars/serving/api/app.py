@@ -173,21 +173,17 @@ bearer = HTTPBearer(
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 
 
-def _refused(status: int, detail: str, headers: dict[str, str] | None = None) -> HTTPException:
-    return HTTPException(status, detail, headers=headers)
-
-
 def _identified(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Consumer:
     """The consumer the request's token belongs to (the open consumer's, without one), or 401."""
     consumers: Consumers = request.app.state.consumers
     if credentials is None:
         if consumers.open is None:
-            raise _refused(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+            raise HTTPException(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
         consumer = consumers.open
     else:
         consumer = consumers.identify(credentials.credentials)
         if consumer is None:
-            raise _refused(
+            raise HTTPException(
                 401, "the bearer token is not one of this API's consumers",
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )  # fmt: skip
@@ -200,7 +196,7 @@ async def authenticated(request: Request, credentials: Bearer) -> Consumer:
     consumer = _identified(request, credentials)
     wait = request.app.state.buckets[consumer.name].take()
     if wait:
-        raise _refused(
+        raise HTTPException(
             429, f"rate limit of {consumer.name} ({consumer.per_second:g}/s) reached",
             {"Retry-After": retry_after(wait)},
         )  # fmt: skip
@@ -257,7 +253,7 @@ def create_app(
 
     def in_scope(consumer: Consumer, table: str) -> None:
         if not consumer.may_read(table):
-            raise _refused(403, f"consumer {consumer.name} may not read {table}")
+            raise HTTPException(403, f"consumer {consumer.name} may not read {table}")
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health() -> Response:
@@ -389,7 +385,7 @@ def create_app(
         if client not in LOOPBACK:
             consumer = _identified(request, credentials)
             if not consumer.metrics:
-                raise _refused(403, f"consumer {consumer.name} may not read the metrics")
+                raise HTTPException(403, f"consumer {consumer.name} may not read the metrics")
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     return app
