@@ -387,7 +387,10 @@ def measure(backend: Backend, workdir: Path, repeats: int, n_fixed: int) -> list
     processes = [start_server(backend, port)]
     try:
         one_day = _path({"flight_date": backend.days[-1]})
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{one_day}") as response:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{one_day}", headers={"Authorization": f"Bearer {TOKENS['analytics']}"}
+        )
+        with urllib.request.urlopen(request) as response:
             processes.append(start_floor(response.read(), workdir, floor_port))
         figures: list[dict] = []
         for kind in ("key_lookup", "one_day"):
