@@ -306,6 +306,16 @@ def _in_process(reader, consumers: Consumers, **limits):
     return create_app(reader, consumers, **limits)
 
 
+def _test_client(served_sqlite, consumers: Consumers):
+    """The app in process over the served SQLite store; its client is "testclient", not loopback."""
+    from dataops_assets.pillars.serving.api.reader import SQLiteHotReader
+
+    with warnings.catch_warnings():  # starlette suggests httpx2 for its test client; httpx serves here
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    return TestClient(_in_process(SQLiteHotReader(str(served_sqlite.data_dir / "hot.sqlite")), consumers))
+
+
 def test_reads_beyond_the_bound_get_a_503_not_a_queue(served_sqlite):
     """One read may run and none wait: while one is held inside the store, the next is refused at once."""
     from dataops_assets.pillars.serving.api.reader import SQLiteHotReader
@@ -374,18 +384,10 @@ def test_metrics_count_requests_rows_and_query_time_per_consumer(served):
 
 
 def test_metrics_from_elsewhere_need_a_consumer_allowed_them(served_sqlite):
-    from dataops_assets.pillars.serving.api.reader import SQLiteHotReader
-
-    with warnings.catch_warnings():  # starlette suggests httpx2 for its test client; httpx serves here
-        warnings.simplefilter("ignore")
-        from fastapi.testclient import TestClient  # its client is "testclient", not loopback
     with pytest.MonkeyPatch.context() as patch:
         for variable, token in TOKEN_VARIABLES.items():
             patch.setenv(variable, token)
-        consumers = auth.consumers_from(load_environment("testing").api)
-        client = TestClient(
-            _in_process(SQLiteHotReader(str(served_sqlite.data_dir / "hot.sqlite")), consumers)
-        )
+        client = _test_client(served_sqlite, auth.consumers_from(load_environment("testing").api))
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers=bearer("analytics")).status_code == 403
     scraped = client.get("/metrics", headers=bearer("monitoring"))
@@ -456,3 +458,11 @@ def test_a_greedy_consumer_gets_429s_and_the_other_keeps_being_served(load_serve
     assert all(r.headers["Retry-After"] == "1" for r in refused)
     assert "rate limit of carriers_app (20/s) reached" in refused[0].text
     assert statuses == [200] * WELL_BEHAVED_REQUESTS  # the other consumer: no 429, no 503
+
+
+def test_an_open_consumer_reads_without_a_token_but_a_wrong_token_is_still_a_401(served_sqlite):
+    client = _test_client(served_sqlite, Consumers([Consumer("laptop", (CARRIERS,), None, 1000, 1000)]))
+    assert client.get(f"/datasets/{CARRIERS}?limit=2").status_code == 200
+    assert [d["name"] for d in client.get("/datasets").json()["datasets"]] == [CARRIERS]
+    assert client.get(f"/datasets/{WEATHER}").status_code == 403  # open, within its tables only
+    assert client.get(f"/datasets/{CARRIERS}", headers=WRONG).status_code == 401
