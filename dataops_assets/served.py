@@ -131,8 +131,8 @@ def declared_tables(manifest: dict, science: dict[str, str] | None = None) -> tu
         table, where = _declared(node), _where(node)
         if table.name in science:
             raise InvalidServeDeclaration(
-                f"{where}: model {table.model} serves table {table.name!r}, where task {science[table.name]} "
-                "publishes its predictions: give it another name"
+                f"{where}: model {table.model} serves table {table.name!r}, the science track's predictions "
+                f"of task {science[table.name]}: give it another name"
             )
         if table.name in tables:
             other, other_where = tables[table.name]
