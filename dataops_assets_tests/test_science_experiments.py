@@ -424,3 +424,23 @@ def test_a_variant_scored_on_other_test_rows_is_marked_in_compare_and_refused_by
     assert by_label[variant_label(variant_runs["default"])].difference is not None  # the rest still compare
     with pytest.raises(OtherTestRows, match="not scored on the same test rows"):
         promote(cold, hot, task, variants_snapshot, "climatology")
+
+
+# What the late-arrival models scored on these days before they became files (the package's
+# features.py and models.py at 8523a6f): the task and model files reproduce them exactly. On Q1 2013
+# they reproduce docs/science.md's table (checked by hand: every metric equal to the last bit).
+BEFORE_FILES = {
+    "climatology": {"brier": 0.193971347586282, "roc_auc": 0.5},
+    "baseline": {"brier": 0.1871233513062182, "roc_auc": 0.6298000319948809},
+    "gradient_boosting": {"brier": 0.21970581589508692, "roc_auc": 0.6587873940169573},
+}
+
+
+def test_the_late_arrival_task_and_models_give_the_figures_of_the_code_they_replaced(
+    runs, frozen, testing_env
+):
+    scored = {"baseline": runs["baseline"][0], "climatology": runs["climatology"]}
+    scored["gradient_boosting"] = _run(testing_env, frozen.name, "gradient_boosting")
+    for model, figures in BEFORE_FILES.items():
+        metrics = scored[model]["metrics"]
+        assert {k: metrics[k] for k in figures} == pytest.approx(figures, rel=0, abs=1e-12), model
