@@ -183,10 +183,10 @@ def login_as(dsn: str, role: str) -> str:
 
 def copy_of_user_space(root: Path) -> Path:
     """A project directory holding a copy of this repository's user space (environments, sources, the
-    science track's tasks and models, the dbt project without its build output), to add a user's own
-    files to and run `dataops` on with DATAOPS_PROJECT_DIR: what a user's clone is."""
+    dbt project without its build output), to add a user's own files to and run `dataops` on with
+    DATAOPS_PROJECT_DIR: what a user's clone is."""
     project = root / "project"
-    for part in ("environments", "sources", "science"):
+    for part in ("environments", "sources"):
         shutil.copytree(PROJECT_DIR / part, project / part)
     shutil.copytree(
         PROJECT_DIR / "dbt_project",
