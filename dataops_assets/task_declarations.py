@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from dataops_assets import paths
 from dataops_assets.names import SAFE_NAME
@@ -48,7 +48,7 @@ class Task(BaseModel):
     metric: Literal["brier", "log_loss", "rmse", "mae"]
     test_days: int = Field(ge=1, description="The snapshot's last N days are the test set.")
     serve: Serve | None = None
-    directory: Path = Field(default=Path("."), exclude=True)  # where the YAML is: set when loaded
+    _directory: Path = PrivateAttr(Path("."))  # where the YAML is: set when loaded, never by the YAML
 
     @model_validator(mode="after")
     def _consistent(self) -> Task:
@@ -62,6 +62,10 @@ class Task(BaseModel):
         if self.target in self.key or self.target == self.date_column:
             raise ValueError(f"target {self.target} cannot be a key or the date column")
         return self
+
+    @property
+    def directory(self) -> Path:
+        return self._directory
 
     @property
     def sql_path(self) -> Path:
@@ -95,7 +99,8 @@ def load_task(name: str | None = None, directory: Path | None = None) -> Task:
     if name not in names:
         raise UnknownTask(f"unknown task {name!r}; tasks in {directory}: {', '.join(names) or 'none'}")
     path = directory / f"{name}.yaml"
-    task = load_yaml_model(path, Task).model_copy(update={"directory": directory})
+    task = load_yaml_model(path, Task)
+    task._directory = directory
     if not task.sql_path.is_file():
         raise InvalidConfig(f"{path}: features: no file {task.features} beside it")
     return task

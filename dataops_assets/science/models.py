@@ -186,7 +186,7 @@ class EstimatorModel:
 
     def __init__(self, declared: EstimatorDeclaration, estimator: type, params: dict, task: Task):
         self.declared, self.estimator, self.params, self.task = declared, estimator, params, task
-        self.pipeline = None
+        self.pipeline, self.categorical = None, []
 
     def _columns(self, frame: pd.DataFrame) -> list[str]:
         if self.declared.features is not None:
