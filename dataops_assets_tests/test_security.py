@@ -199,7 +199,7 @@ def test_paths_with_a_quote_are_paths_in_sql(tmp_path):
 
     import pyarrow.parquet as pq
 
-    from dataops_assets.pillars.serving.archive import write_parquet
+    from dataops_assets.pillars.raw.table_days import write_parquet
     from dataops_assets.sources.replay import replay_nycflights13
 
     root = tmp_path / "o'brien"

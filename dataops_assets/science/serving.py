@@ -17,6 +17,8 @@ import time
 
 import dagster as dg
 
+from dataops_assets import layout
+from dataops_assets.curated import curated_models
 from dataops_assets.integrity import fingerprint
 from dataops_assets.layout import BadManifest
 from dataops_assets.partitions import partition_keys
@@ -91,13 +93,18 @@ def champion_predictions_key(task: Task) -> dg.AssetKey:
     return dg.AssetKey(["serving", task.serve.table])
 
 
+def _input_key(dataset: str) -> dg.AssetKey:
+    """The asset a task's dataset is: a curated dbt model's export (curated/) or a raw dataset."""
+    return dg.AssetKey([layout.CURATED if dataset in curated_models() else layout.RAW, dataset])
+
+
 def build_champion_predictions_asset(
     task: Task, partitions_def: dg.PartitionsDefinition, hot_store_kind: str = "sqlite"
 ) -> dg.AssetsDefinition:
     @dg.asset(
         name=task.serve.table,
         key_prefix="serving",
-        deps=[dg.AssetKey(["raw", name]) for name in task.datasets],
+        deps=[_input_key(name) for name in task.datasets],
         description=f"Task {task.name}'s prediction for every example of the day, by its promoted champion "
         f"(`dataops experiment promote --task {task.name}`), served from the hot store as `{task.serve.table}`.",
         **hot_table_policy(partitions_def),
