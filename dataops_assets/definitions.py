@@ -23,7 +23,7 @@ from dataops_assets.pillars.serving.assets import build_serving_asset
 from dataops_assets.pillars.serving.retention import build_retention_asset
 from dataops_assets.resources.factory import build_resources
 from dataops_assets.science.assets import SCIENCE_ASSETS, SCIENCE_RESOURCES, science_experiment
-from dataops_assets.science.serving import build_champion_predictions_asset
+from dataops_assets.science.serving import build_champion_predictions_assets
 from dataops_assets.served import published_by_dbt, served_tables
 from dataops_assets.sources.catalog import load_sources
 
@@ -56,7 +56,7 @@ def build_definitions(env: Environment) -> dg.Definitions:
         build_curated_asset(model, days, get_asset_key_for_model([dbt["daily"]], model.name))
         for model in curated_models().values()
     ]
-    assets += [build_champion_predictions_asset(days, hot), *SCIENCE_ASSETS]
+    assets += [*build_champion_predictions_assets(days, hot), *SCIENCE_ASSETS]  # one per task that serves
     assets.append(build_retention_asset(env.retention.hot_window_days, served, hot))
 
     executor = (
@@ -69,7 +69,7 @@ def build_definitions(env: Environment) -> dg.Definitions:
         jobs=[daily_pipeline, science_experiment],
         schedules=[daily_schedule(env)],
         sensors=[landing_sensor(env, sources), serving_automation_sensor(env)],
-        # The science group's experiment (snapshot, model) is set per run, in the run's config.
+        # The science group's experiment (task, snapshot, model) is set per run, in the run's config.
         resources=build_resources(env) | SCIENCE_RESOURCES,
         executor=executor,
         metadata={"environment": env.name},
