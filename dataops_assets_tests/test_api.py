@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import re
 import subprocess
 import time
@@ -17,6 +18,7 @@ from dataops_assets_tests.api_server import (
     CARRIER_COLUMNS,
     DATAOPS,
     DAYS,
+    TOKEN_VARIABLES,
     bearer,
     carrier_rows,
 )
@@ -70,7 +72,12 @@ def test_serve_has_help():
 def test_serve_refuses_a_taken_port_in_one_line(served_sqlite):
     port = served_sqlite.url.rsplit(":", 1)[1]
     result = subprocess.run(
-        [DATAOPS, "serve", "--port", port], capture_output=True, text=True, timeout=60, check=False
+        [DATAOPS, "serve", "--port", port],
+        env=os.environ | TOKEN_VARIABLES,  # the consumers' tokens are there: only the port is wrong
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 1
     assert (

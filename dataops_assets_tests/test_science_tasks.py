@@ -207,18 +207,21 @@ def test_the_champions_predictions_are_served_over_http(runs, lab):
     import httpx
 
     from dataops_assets.science import ledger
-    from dataops_assets_tests.api_server import running_server
+    from dataops_assets_tests.api_server import bearer, running_server
 
     recorded = ledger.read_predictions(lab["cold"], runs["ridge"][0])
     expected = recorded[recorded["day"] == DAYS[-1]].sort_values(["store", "slot"])
     project = {"DATAOPS_PROJECT_DIR": str(lab["project"])}
     with (
         running_server(lab["data"], "testing", project) as url,
-        httpx.Client(base_url=url, timeout=10) as api,
+        httpx.Client(base_url=url, timeout=10, headers=bearer("analytics")) as api,
     ):
         listed = api.get("/datasets").json()
         page = api.get("/datasets/sales_predictions", params={"day": DAYS[-1], "limit": 100}).json()
+        # A task's table is scoped like any other: a consumer declared for other tables may not read it.
+        outside = api.get("/datasets/sales_predictions", headers=bearer("carriers_app"))
     assert "sales_predictions" in str(listed)
+    assert outside.status_code == 403
     rows = sorted(page["rows"], key=lambda r: (r["store"], r["slot"]))
     assert len(rows) == 48 and {(r["model"], r["split"]) for r in rows} == {("ridge", "test")}
     assert np.allclose([r["predicted"] for r in rows], expected["predicted"], rtol=0, atol=1e-9)
