@@ -135,36 +135,35 @@ def days_in_file(source: Source, landing: LandingZone, name: str, cold_storage: 
     return [day for day in sorted({*read.days, *before}) if source.expects(dt.date.fromisoformat(day))]
 
 
+def range_request(first: str, last: str, markers: list[str]) -> dg.RunRequest:
+    """One run of the daily pipeline over first..last (a single-run backfill). The run key names the
+    range and the files that asked for it: a file's arrival requests at most one run, even across ticks."""
+    digest = hashlib.sha256("\n".join(sorted(markers)).encode()).hexdigest()[:16]
+    run_key = f"{first}..{last}@{digest}"
+    if first == last:
+        return dg.RunRequest(run_key=run_key, partition_key=first)
+    return dg.RunRequest(
+        run_key=run_key, tags={PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last}
+    )
+
+
 def run_requests(
     arrived: Arrived, landing: LandingZone, cold_storage: ColdStorage, known: set[str], log
 ) -> list[dg.RunRequest]:
-    """One run per day that a one-day file arrived for, and one per run of consecutive days that a
-    file holding many days touches (a year's file is one run over its days, not 365)."""
-    touched: set[str] = set()
-    markers = []
+    """One run per run of consecutive days that new files touch: thirty days landing at once are one
+    run, not thirty (a run costs seconds whatever its days); a file holding many days touches exactly
+    its days. Days apart stay apart, so no untouched day between them is run again."""
+    markers: dict[str, list[str]] = {day: [marker] for day, marker in arrived.days.items()}
     for source, name, marker in arrived.files:
-        touched |= set(days_in_file(source, landing, name, cold_storage))
-        markers.append(marker)
-    outside = sorted((set(arrived.days) | touched) - known)
+        for day in days_in_file(source, landing, name, cold_storage):
+            markers.setdefault(day, []).append(marker)
+    outside = sorted(set(markers) - known)
     if outside:
         log.warning(f"ignoring landing files for days outside the data scope: {', '.join(outside)}")
     requests = []
-    ranges = contiguous_ranges(sorted(touched & known))
-    if ranges:
-        digest = hashlib.sha256("\n".join(sorted(markers)).encode()).hexdigest()[:16]
-        requests += [
-            dg.RunRequest(run_key=f"{first}..{last}@{digest}", partition_key=first)
-            if first == last
-            else dg.RunRequest(
-                run_key=f"{first}..{last}@{digest}",
-                tags={PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last},
-            )
-            for first, last in ranges
-        ]
-    for day, marker in sorted(arrived.days.items()):
-        if day in known and day not in touched:
-            # The run key makes a file's arrival request at most one run, even across ticks.
-            requests.append(dg.RunRequest(run_key=f"{day}@{marker}", partition_key=day))
+    for first, last in contiguous_ranges(sorted(set(markers) & known)):
+        in_range = [m for day, held in markers.items() if first <= day <= last for m in held]
+        requests.append(range_request(first, last, in_range))
     return requests
 
 
@@ -179,7 +178,8 @@ def landing_sensor(env: Environment, sources: tuple[Source, ...]) -> dg.SensorDe
         minimum_interval_seconds=60,
         default_status=_status(env.automation.sensors),
         description="Requests a run of the daily pipeline for the days whose landing files appeared or "
-        "changed: a file of one day requests its day; a file holding many days, exactly the days it holds.",
+        "changed, one run per range of consecutive days: a file of one day touches its day; a file "
+        "holding many days, exactly the days it holds.",
     )
     def sense(context: dg.SensorEvaluationContext, landing: LandingZone, cold_storage: ColdStorage):
         if on_s3:

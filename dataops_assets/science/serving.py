@@ -30,6 +30,7 @@ from dataops_assets.science.models import ModelError, train
 from dataops_assets.science.promotion import production_champion, publish_predictions
 from dataops_assets.science.snapshots import Snapshot, SnapshotError, load_snapshot, pin
 from dataops_assets.served import PREDICTIONS
+from dataops_assets.sources.catalog import get_source
 
 SCORED_DATASETS = ["flights", "planes", "weather"]  # what the features read
 SERVING_SPLIT = "serving"  # the `split` of a day the model scored after it was promoted
@@ -89,13 +90,16 @@ def champion_predictions_key() -> dg.AssetKey:
 def build_champion_predictions_asset(
     partitions_def: dg.PartitionsDefinition, hot_store_kind: str = "sqlite"
 ) -> dg.AssetsDefinition:
+    # A dimension (raw/planes) is re-published by every daily run: not new data for the days scored before.
+    dimensions = tuple(dg.AssetKey(["raw", n]) for n in SCORED_DATASETS if not get_source(n).is_daily)
+
     @dg.asset(
         key=champion_predictions_key(),
         deps=[dg.AssetKey(["raw", name]) for name in SCORED_DATASETS],
         description="P(arrives more than 15 minutes late) for every flight of the day, scored by the "
         "promoted champion model (`dataops experiment promote`) and served from the hot store as "
         f"`{PREDICTIONS.name}`.",
-        **hot_table_policy(partitions_def),
+        **hot_table_policy(partitions_def, dimensions),
         kinds={"scikitlearn", hot_store_kind},
     )
     def champion_predictions(
