@@ -11,12 +11,23 @@ from pathlib import Path
 import dagster as dg
 
 from dataops_assets.automation.jobs import DAILY_PIPELINE
-from dataops_assets.days import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG, contiguous_ranges
+from dataops_assets.days import (
+    PARTITION_RANGE_END_TAG,
+    PARTITION_RANGE_START_TAG,
+    PARTITION_TAG,
+    contiguous_ranges,
+)
 from dataops_assets.environments.model import Environment, S3Storage
 from dataops_assets.partitions import daily_partitions
 from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.resources.landing_zone import LandingZone, S3LandingZone, glob_regex
 from dataops_assets.sources.model import Source
+
+LANDING_SENSOR = "landing_zone_sensor"
+ATTEMPT_TAG = "dataops/landing_attempt"
+LANDING_ATTEMPTS = 3  # a landing run and two more tries: a lock, a dropped connection, a restarted S3
+SENSOR_NAME_TAG = "dagster/sensor_name"
+RUN_KEY_TAG = "dagster/run_key"
 
 
 def _status(on: bool) -> dg.DefaultSensorStatus:
@@ -167,19 +178,54 @@ def run_requests(
     return requests
 
 
+def retry_requests(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
+    """The landing runs that failed, requested once more each (up to LANDING_ATTEMPTS runs in all), so
+    that no landed day is left behind by a transient failure. Only where the instance does not retry
+    runs itself (`run_retries` in dagster.yaml): a bare DAGSTER_HOME does not. The run key names the
+    attempt, so each is requested once, across ticks; a day whose file is bad fails its attempts and
+    stays failed, saying why, until a corrected file lands."""
+    if instance.run_retries_enabled:
+        return []
+    failed = instance.get_runs(
+        filters=dg.RunsFilter(
+            job_name=DAILY_PIPELINE,
+            statuses=[dg.DagsterRunStatus.FAILURE],
+            tags={SENSOR_NAME_TAG: LANDING_SENSOR},
+        ),
+        limit=100,
+    )
+    requests = []
+    for run in failed:
+        attempt = int(run.tags.get(ATTEMPT_TAG, "1"))
+        if attempt >= LANDING_ATTEMPTS or RUN_KEY_TAG not in run.tags:
+            continue
+        window = {
+            t: run.tags[t] for t in (PARTITION_RANGE_START_TAG, PARTITION_RANGE_END_TAG) if t in run.tags
+        }
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{run.tags[RUN_KEY_TAG].split('#')[0]}#{attempt + 1}",
+                partition_key=run.tags.get(PARTITION_TAG) if not window else None,
+                tags=window | {ATTEMPT_TAG: str(attempt + 1)},
+            )
+        )
+    return requests
+
+
 def landing_sensor(env: Environment, sources: tuple[Source, ...]) -> dg.SensorDefinition:
     """One sensor whatever holds the landing zone: file times locally, `get_objects` with a cursor on S3."""
     days = daily_partitions(env)
     on_s3 = isinstance(env.landing, S3Storage)
 
     @dg.sensor(
-        name="landing_zone_sensor",
+        name=LANDING_SENSOR,
         job_name=DAILY_PIPELINE,
         minimum_interval_seconds=60,
         default_status=_status(env.automation.sensors),
         description="Requests a run of the daily pipeline for the days whose landing files appeared or "
         "changed, one run per range of consecutive days: a file of one day touches its day; a file "
-        "holding many days, exactly the days it holds.",
+        "holding many days, exactly the days it holds. A landing run that failed is requested again "
+        f"(up to {LANDING_ATTEMPTS} runs) unless the instance retries runs itself.",
     )
     def sense(context: dg.SensorEvaluationContext, landing: LandingZone, cold_storage: ColdStorage):
         if on_s3:
@@ -188,6 +234,7 @@ def landing_sensor(env: Environment, sources: tuple[Source, ...]) -> dg.SensorDe
             arrived, newest = new_landing_partitions(sources, landing, float(context.cursor or 0))
             cursor = str(newest)
         yield from run_requests(arrived, landing, cold_storage, set(days.get_partition_keys()), context.log)
+        yield from retry_requests(context.instance)
         if cursor is not None:
             context.update_cursor(cursor)
 
