@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import dagster as dg
 
+from dataops_assets.failpoints import failpoint
 from dataops_assets.names import checked_name
 from dataops_assets.resources import postgres
 from dataops_assets.resources.s3 import arrow_filesystem
@@ -255,6 +256,7 @@ class PostgresWarehouse(Warehouse):
                         f"CREATE INDEX IF NOT EXISTS {dataset}_by_partition ON {table} (partition_date)"
                     )
                 cursor.execute(f"DELETE FROM {table} WHERE partition_date = %s::date", [partition])
+                failpoint("warehouse.mid_load")
                 self._copy(cursor, table, data)
                 loaded += data.num_rows
         return loaded
