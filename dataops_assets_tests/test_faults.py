@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -25,34 +24,20 @@ import pytest
 from dataops_assets.failpoints import VARIABLE
 from dataops_assets.provisioning.plan import apply, plan
 from dataops_assets.sources.catalog import get_source
-from dataops_assets_tests.services import DATAOPS, S3_VARIABLES, environ, project_with, shared_environment
+from dataops_assets_tests.services import (
+    DATAOPS,
+    S3_VARIABLES,
+    MotoServer,
+    environ,
+    project_with,
+    shared_environment,
+)
 from dataops_assets_tests.source_truth import flights_per_day, weather_per_day
 
 pytestmark = pytest.mark.slow
 
 DAYS = [dt.date(2013, 1, 1), dt.date(2013, 1, 2)]
 DEADLINE_S = 600  # generous: the machine may be busy; the waits end on a condition, not a clock
-
-
-class MotoServer:
-    """moto's S3 on a loopback port that can be stopped and started again, its buckets kept."""
-
-    def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = None
-
-    def start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
-        self.server = None
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +165,6 @@ def faults(staging, pg_database):
     verified, problems = verify.communicate(timeout=DEADLINE_S)
     outcome["verify"] = (verify.returncode, verified + problems)
     outcome["truth"] = truth
-    print("FAULTS", {k: (v[0], v[-1][-600:]) if isinstance(v, tuple) and len(v) > 1 and isinstance(v[-1], str) else v for k, v in outcome.items()})
     return outcome
 
 

@@ -2,7 +2,9 @@
 turn whatever `dagster.yaml` is in force (none at all: no pool limits anything), and a landing run that
 failed is requested again unless the instance retries runs itself.
 
-The daemon-driven test of a staging-shaped deployment is test_daemon.py.
+The last test is the platform running unattended: `dagster-daemon` (and the code server it starts) on
+a staging-shaped environment; files land in S3 and, with no further command, their rows reach the
+hot store in PostgreSQL; a second landing re-runs nothing for the days before it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataops_assets.automation.sensors import (
 )
 from dataops_assets.days import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG, PARTITION_TAG
 from dataops_assets.environments.loader import load_environment
+from dataops_assets.environments.model import QueuedRunCoordinator
 from dataops_assets.resources.warehouse import DuckDBWarehouse, WarehouseBusy
 from dataops_assets.sources.catalog import load_sources
 
@@ -215,3 +218,62 @@ def test_days_landed_at_once_under_a_bare_dagster_home_all_reach_the_hot_store(t
         record = dict(zip(columns, row, strict=True))
         served[str(record["flight_date"])] = served.get(str(record["flight_date"]), 0) + record["flights"]
     assert served == flights_per_day(LANDED)
+
+
+# --- the daemon on a staging-shaped environment ------------------------------------------------------
+
+FIRST_BATCH = [dt.date(2013, 1, 1), dt.date(2013, 1, 2)]  # landed at once: one run
+SECOND_BATCH = [dt.date(2013, 1, 3)]
+
+
+@pytest.mark.slow
+def test_unattended_files_landing_in_s3_reach_the_hot_store_and_a_second_landing_re_runs_nothing_else(
+    pg_database, s3_endpoint, tmp_path
+):
+    from dataops_assets_tests.daemon import days_of, sensor_ticks, unattended_staging
+    from dataops_assets_tests.services import shared_environment
+    from dataops_assets_tests.source_truth import flights_per_day
+
+    env = shared_environment("staging", pg_database, tmp_path)
+    assert env.automation.sensors and isinstance(env.dagster.run_coordinator, QueuedRunCoordinator)
+    truth = flights_per_day(FIRST_BATCH + SECOND_BATCH)
+    # Generous: the machine may be busy; every wait ends on a condition, not a clock.
+    with unattended_staging(env, pg_database.dsn, tmp_path, deadline_s=900) as deployment:
+        for batch in (FIRST_BATCH, SECOND_BATCH):
+            deployment.land(batch)
+            expected = {str(d): truth[str(d)] for d in batch}
+            deployment.wait_for(
+                lambda b=batch, e=expected: deployment.hot_flights(b) == e, f"hot rows of {batch}"
+            )
+
+        with dg.DagsterInstance.get() as instance:
+
+            def landing_runs_ended():
+                runs = instance.get_runs(filters=dg.RunsFilter(tags={SENSOR_NAME_TAG: LANDING_SENSOR}))
+                return runs if runs and all(r.is_finished for r in runs) else None
+
+            landing_runs = deployment.wait_for(landing_runs_ended, "the landing runs' end")
+            # One run per batch, each over exactly its days, and each succeeded the first time.
+            assert sorted(sorted(days_of(r)) for r in landing_runs) == [
+                [str(d) for d in FIRST_BATCH],
+                [str(d) for d in SECOND_BATCH],
+            ]
+            assert {r.status for r in landing_runs} == {dg.DagsterRunStatus.SUCCESS}
+            ended = max(instance.get_run_record_by_id(r.run_id).end_time for r in landing_runs)
+
+            def automation_ticks_after_the_landings():
+                ticks = sensor_ticks(instance, "serving_automation")
+                return ticks if any(t.is_completed and t.timestamp > ended for t in ticks) else None
+
+            # A tick after the last landing run evaluated everything the landings changed; no tick,
+            # then or before, asked for any day of a hot table: each landing run published its own days.
+            ticks = deployment.wait_for(
+                automation_ticks_after_the_landings, "the automation's tick after the landings"
+            )
+            requested = {
+                (key.to_user_string(), day)
+                for t in ticks
+                for key, days in t.requested_assets_and_partitions.items()
+                for day in days
+            }
+            assert requested == set()
