@@ -1,6 +1,7 @@
 """A staging-shaped deployment running unattended, for the unattended test and bench/unattended.py:
 `dagster-daemon` (which starts the code server) over an environment provisioned by `env apply`, with
-Dagster's storage in PostgreSQL, the queued run coordinator and S3 landing on moto. Files are dropped
+Dagster's storage in PostgreSQL, the queued run coordinator and S3 landing on moto (steps run in the
+run's process: the in-process executor). Files are dropped
 into the landing zone as the upstream system would; nothing else is run.
 """
 
@@ -99,7 +100,14 @@ def unattended_staging(env: Environment, dsn: str, root: Path, deadline_s: float
     from dataops_assets_tests.services import environ, project_with
 
     ensure_manifest()  # built once here, not by each process that loads the code
-    env = env.model_copy(update={"automation": env.automation.model_copy(update={"schedules": False})})
+    # No schedule (it would ask for today, outside 2013); steps in the run's own process: a step
+    # process per step costs seconds each, which this machine's test budget cannot pay.
+    env = env.model_copy(
+        update={
+            "automation": env.automation.model_copy(update={"schedules": False}),
+            "scale": env.scale.model_copy(update={"executor": "in_process"}),
+        }
+    )
     apply(plan(env), echo=lambda *_: None)
     home = root / "dagster_home"
     home.mkdir(parents=True)
