@@ -10,6 +10,7 @@ from dagster_dbt import get_asset_key_for_model
 from dataops_assets.automation.jobs import daily_pipeline
 from dataops_assets.automation.schedules import daily_schedule
 from dataops_assets.automation.sensors import landing_sensor, serving_automation_sensor
+from dataops_assets.curated import curated_models
 from dataops_assets.environments.loader import load_environment
 from dataops_assets.environments.model import Environment
 from dataops_assets.partitions import daily_partitions
@@ -17,6 +18,7 @@ from dataops_assets.pillars.ingestion.assets import build_ingestion_asset
 from dataops_assets.pillars.processing.dbt_assets import build_dbt_assets
 from dataops_assets.pillars.processing.warehouse_load import build_warehouse_load_asset
 from dataops_assets.pillars.raw.assets import build_raw_asset
+from dataops_assets.pillars.raw.curated import build_curated_asset
 from dataops_assets.pillars.serving.assets import build_serving_asset
 from dataops_assets.pillars.serving.retention import build_retention_asset
 from dataops_assets.resources.factory import build_resources
@@ -49,6 +51,10 @@ def build_definitions(env: Environment) -> dg.Definitions:
     assets += [
         build_serving_asset(table, days, get_asset_key_for_model([dbt["daily"]], table.model), hot)
         for table in published_by_dbt(served)
+    ]
+    assets += [
+        build_curated_asset(model, days, get_asset_key_for_model([dbt["daily"]], model.name))
+        for model in curated_models().values()
     ]
     assets += [build_champion_predictions_asset(days, hot), *SCIENCE_ASSETS]
     assets.append(build_retention_asset(env.retention.hot_window_days, served, hot))

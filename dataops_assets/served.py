@@ -90,13 +90,13 @@ class ServeDeclaration(BaseModel):
         return self
 
 
-def _where(node: dict) -> str:
+def model_yaml(node: dict) -> str:
     # dbt names the model's YAML 'project://models/…yml'; the user knows it as dbt_project/models/…yml.
     return "dbt_project/" + (node.get("patch_path") or node["original_file_path"]).split("://")[-1]
 
 
 def _declared(node: dict) -> ServedTable:
-    where = _where(node)
+    where = model_yaml(node)
     model = node["name"]
     raw = node["config"]["meta"]["dataops"]["serve"]
     try:
@@ -135,7 +135,7 @@ def declared_tables(manifest: dict) -> tuple[ServedTable, ...]:
     """The tables dbt models declare, in model order; InvalidServeDeclaration for the first bad one."""
     tables: dict[str, tuple[ServedTable, str]] = {}
     for node in sorted((n for n in manifest["nodes"].values() if _serves(n)), key=lambda n: n["name"]):
-        table, where = _declared(node), _where(node)
+        table, where = _declared(node), model_yaml(node)
         if table.name == PREDICTIONS.name:
             raise InvalidServeDeclaration(
                 f"{where}: model {table.model} serves table {table.name!r}, the science track's predictions: "

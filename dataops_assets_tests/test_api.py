@@ -17,6 +17,7 @@ from dataops_assets_tests.api_server import (
     CARRIER_COLUMNS,
     DATAOPS,
     DAYS,
+    bearer,
     carrier_rows,
 )
 
@@ -27,7 +28,7 @@ EXPECTED = [dict(zip(NAMES, row, strict=True)) for row in carrier_rows(DAYS)]
 
 @pytest.fixture(scope="session")
 def api(served):
-    with httpx.Client(base_url=served.url, timeout=10) as client:
+    with httpx.Client(base_url=served.url, timeout=10, headers=bearer()) as client:
         yield client
 
 
@@ -275,8 +276,10 @@ def _client(reader):
         from fastapi.testclient import TestClient
 
     from dataops_assets.pillars.serving.api.app import create_app
+    from dataops_assets.pillars.serving.api.auth import Consumer, Consumers
 
-    return TestClient(create_app(reader))
+    anyone = Consumer("anyone", ("*",), token_sha256=None, per_second=1000, burst=1000)
+    return TestClient(create_app(reader, Consumers([anyone])))
 
 
 def test_an_unreachable_store_is_a_503_with_the_reason_in_the_server_log_only(tmp_path, caplog):

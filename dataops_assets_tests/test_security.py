@@ -105,7 +105,11 @@ def test_the_request_log_holds_no_secret(served_sqlite):
     """A client may put anything in a URL, a connection string included: the log line blanks it."""
     import httpx
 
-    httpx.get(f"{served_sqlite.url}/datasets", params={"dsn": "postgresql://app:hunter2@db/wh"})
+    from dataops_assets_tests.api_server import bearer
+
+    httpx.get(
+        f"{served_sqlite.url}/datasets", params={"dsn": "postgresql://app:hunter2@db/wh"}, headers=bearer()
+    )
     httpx.get(f"{served_sqlite.url}/x", params={"q": "host=db password=hunter2"})
     logs = list(served_sqlite.data_dir.glob("serve-*.log"))
     for _ in range(100):  # a line is written once its response is sent: wait for it, briefly
@@ -199,7 +203,7 @@ def test_paths_with_a_quote_are_paths_in_sql(tmp_path):
 
     import pyarrow.parquet as pq
 
-    from dataops_assets.pillars.serving.archive import write_parquet
+    from dataops_assets.pillars.raw.table_days import write_parquet
     from dataops_assets.sources.replay import replay_nycflights13
 
     root = tmp_path / "o'brien"
@@ -283,8 +287,8 @@ def test_the_request_log_cannot_be_forged_or_flooded(api_client, caplog):
         "\n" not in line and "\r" not in line and "\x1b" not in line for line in lines
     )
     # The forged line is one path, percent-encoded: no newline, space or escape sequence gets through.
-    method, target, status, _ = lines[0].split(" ")
-    assert (method, status) == ("GET", "404")
+    method, target, status, _, consumer = lines[0].split(" ")
+    assert (method, status, consumer) == ("GET", "404", "-")
     assert (
         target == "/x%0A2026-11-30%2012:00:00,000%20dataops.api%20GET%20/datasets%20200%201.0ms%0D%1B[2J%5C"
     )
