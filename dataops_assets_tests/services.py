@@ -86,6 +86,26 @@ def s3_endpoint():
         server.wait(timeout=10)
 
 
+class MotoServer:
+    """moto's S3 in this process (ThreadedMotoServer) on a free loopback port: it can be stopped and
+    started again with its buckets kept, as an outage of S3 would (test_faults.py)."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = None
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.server = None
+
+
 @pytest.fixture(scope="session")
 def postgres_admin() -> str:
     try:

@@ -87,6 +87,13 @@ def test_landing_zone_on_s3_fetches_what_matches(bucket, tmp_path):
     ]
 
 
+def _days(request) -> str:
+    from dataops_assets.days import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+
+    first = request.partition_key or request.tags[PARTITION_RANGE_START_TAG]
+    return f"{first}..{request.partition_key or request.tags[PARTITION_RANGE_END_TAG]}"
+
+
 def test_the_s3_landing_sensor_requests_each_file_once(bucket, tmp_path):
     env = load_environment("staging")
     env = env.model_copy(update={"landing": env.landing.model_copy(update={"bucket": bucket})})
@@ -101,7 +108,7 @@ def test_the_s3_landing_sensor_requests_each_file_once(bucket, tmp_path):
             cursor=cursor,
             resources={"landing": zone, "cold_storage": LocalColdStorage(root=str(tmp_path / "cold"))},
         ) as context:
-            return [(r.partition_key, r.run_key) for r in sensor(context)], context.cursor
+            return [(_days(r), r.run_key) for r in sensor(context)], context.cursor
 
     zone.put_file(source, "flights/date=2013-01-01/a.csv")
     zone.put_file(source, "weather/date=2013-01-01/a.csv")
@@ -109,12 +116,12 @@ def test_the_s3_landing_sensor_requests_each_file_once(bucket, tmp_path):
     zone.put_file(source, "airlines/airlines.csv")  # a dimension: no partition
     with dg.instance_for_test() as instance:
         first, cursor = tick(instance, None)
-        assert [day for day, _ in first] == ["2013-01-01", "2013-01-02"]
+        assert [days for days, _ in first] == ["2013-01-01..2013-01-02"]  # one run for consecutive days
         again, cursor = tick(instance, cursor)
         assert again == []  # nothing new: nothing requested, even within the same second
         zone.put_file(source, "flights/date=2013-01-02/late.csv")
         later, cursor = tick(instance, cursor)
-        assert [day for day, _ in later] == ["2013-01-02"]
+        assert [days for days, _ in later] == ["2013-01-02..2013-01-02"]
         assert later[0][1] not in {key for _, key in first}  # a new run key: a new run
         assert tick(instance, cursor)[0] == []
 

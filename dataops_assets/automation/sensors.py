@@ -11,12 +11,23 @@ from pathlib import Path
 import dagster as dg
 
 from dataops_assets.automation.jobs import DAILY_PIPELINE
-from dataops_assets.days import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG, contiguous_ranges
+from dataops_assets.days import (
+    PARTITION_RANGE_END_TAG,
+    PARTITION_RANGE_START_TAG,
+    PARTITION_TAG,
+    contiguous_ranges,
+)
 from dataops_assets.environments.model import Environment, S3Storage
 from dataops_assets.partitions import daily_partitions
 from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.resources.landing_zone import LandingZone, S3LandingZone, glob_regex
 from dataops_assets.sources.model import Source
+
+LANDING_SENSOR = "landing_zone_sensor"
+ATTEMPT_TAG = "dataops/landing_attempt"
+LANDING_ATTEMPTS = 3  # a landing run and two more tries: a lock, a dropped connection, a restarted S3
+SENSOR_NAME_TAG = "dagster/sensor_name"
+RUN_KEY_TAG = "dagster/run_key"
 
 
 def _status(on: bool) -> dg.DefaultSensorStatus:
@@ -135,36 +146,69 @@ def days_in_file(source: Source, landing: LandingZone, name: str, cold_storage: 
     return [day for day in sorted({*read.days, *before}) if source.expects(dt.date.fromisoformat(day))]
 
 
+def range_request(first: str, last: str, markers: list[str]) -> dg.RunRequest:
+    """One run of the daily pipeline over first..last (a single-run backfill). The run key names the
+    range and the files that asked for it: a file's arrival requests at most one run, even across ticks."""
+    digest = hashlib.sha256("\n".join(sorted(markers)).encode()).hexdigest()[:16]
+    run_key = f"{first}..{last}@{digest}"
+    if first == last:
+        return dg.RunRequest(run_key=run_key, partition_key=first)
+    return dg.RunRequest(
+        run_key=run_key, tags={PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last}
+    )
+
+
 def run_requests(
     arrived: Arrived, landing: LandingZone, cold_storage: ColdStorage, known: set[str], log
 ) -> list[dg.RunRequest]:
-    """One run per day that a one-day file arrived for, and one per run of consecutive days that a
-    file holding many days touches (a year's file is one run over its days, not 365)."""
-    touched: set[str] = set()
-    markers = []
+    """One run per run of consecutive days that new files touch: thirty days landing at once are one
+    run, not thirty (a run costs seconds whatever its days); a file holding many days touches exactly
+    its days. Days apart stay apart, so no untouched day between them is run again."""
+    markers: dict[str, list[str]] = {day: [marker] for day, marker in arrived.days.items()}
     for source, name, marker in arrived.files:
-        touched |= set(days_in_file(source, landing, name, cold_storage))
-        markers.append(marker)
-    outside = sorted((set(arrived.days) | touched) - known)
+        for day in days_in_file(source, landing, name, cold_storage):
+            markers.setdefault(day, []).append(marker)
+    outside = sorted(set(markers) - known)
     if outside:
         log.warning(f"ignoring landing files for days outside the data scope: {', '.join(outside)}")
     requests = []
-    ranges = contiguous_ranges(sorted(touched & known))
-    if ranges:
-        digest = hashlib.sha256("\n".join(sorted(markers)).encode()).hexdigest()[:16]
-        requests += [
-            dg.RunRequest(run_key=f"{first}..{last}@{digest}", partition_key=first)
-            if first == last
-            else dg.RunRequest(
-                run_key=f"{first}..{last}@{digest}",
-                tags={PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last},
+    for first, last in contiguous_ranges(sorted(set(markers) & known)):
+        in_range = [m for day, held in markers.items() if first <= day <= last for m in held]
+        requests.append(range_request(first, last, in_range))
+    return requests
+
+
+def retry_requests(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
+    """The landing runs that failed, requested once more each (up to LANDING_ATTEMPTS runs in all), so
+    that no landed day is left behind by a transient failure. Only where the instance does not retry
+    runs itself (`run_retries` in dagster.yaml): a bare DAGSTER_HOME does not. The run key names the
+    attempt, so each is requested once, across ticks; a day whose file is bad fails its attempts and
+    stays failed, saying why, until a corrected file lands."""
+    if instance.run_retries_enabled:
+        return []
+    failed = instance.get_runs(
+        filters=dg.RunsFilter(
+            job_name=DAILY_PIPELINE,
+            statuses=[dg.DagsterRunStatus.FAILURE],
+            tags={SENSOR_NAME_TAG: LANDING_SENSOR},
+        ),
+        limit=100,
+    )
+    requests = []
+    for run in failed:
+        attempt = int(run.tags.get(ATTEMPT_TAG, "1"))
+        if attempt >= LANDING_ATTEMPTS or RUN_KEY_TAG not in run.tags:
+            continue
+        window = {
+            t: run.tags[t] for t in (PARTITION_RANGE_START_TAG, PARTITION_RANGE_END_TAG) if t in run.tags
+        }
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{run.tags[RUN_KEY_TAG].split('#')[0]}#{attempt + 1}",
+                partition_key=run.tags.get(PARTITION_TAG) if not window else None,
+                tags=window | {ATTEMPT_TAG: str(attempt + 1)},
             )
-            for first, last in ranges
-        ]
-    for day, marker in sorted(arrived.days.items()):
-        if day in known and day not in touched:
-            # The run key makes a file's arrival request at most one run, even across ticks.
-            requests.append(dg.RunRequest(run_key=f"{day}@{marker}", partition_key=day))
+        )
     return requests
 
 
@@ -174,12 +218,14 @@ def landing_sensor(env: Environment, sources: tuple[Source, ...]) -> dg.SensorDe
     on_s3 = isinstance(env.landing, S3Storage)
 
     @dg.sensor(
-        name="landing_zone_sensor",
+        name=LANDING_SENSOR,
         job_name=DAILY_PIPELINE,
         minimum_interval_seconds=60,
         default_status=_status(env.automation.sensors),
         description="Requests a run of the daily pipeline for the days whose landing files appeared or "
-        "changed: a file of one day requests its day; a file holding many days, exactly the days it holds.",
+        "changed, one run per range of consecutive days: a file of one day touches its day; a file "
+        "holding many days, exactly the days it holds. A landing run that failed is requested again "
+        f"(up to {LANDING_ATTEMPTS} runs) unless the instance retries runs itself.",
     )
     def sense(context: dg.SensorEvaluationContext, landing: LandingZone, cold_storage: ColdStorage):
         if on_s3:
@@ -188,6 +234,7 @@ def landing_sensor(env: Environment, sources: tuple[Source, ...]) -> dg.SensorDe
             arrived, newest = new_landing_partitions(sources, landing, float(context.cursor or 0))
             cursor = str(newest)
         yield from run_requests(arrived, landing, cold_storage, set(days.get_partition_keys()), context.log)
+        yield from retry_requests(context.instance)
         if cursor is not None:
             context.update_cursor(cursor)
 

@@ -1,13 +1,17 @@
 """The warehouse: where raw partitions are loaded for dbt, and where the marts are read from.
 
 DuckDB (sandbox, testing) admits one process per file while any writes, so every method opens, works
-and closes: the file is never held between steps (dbt runs in its own process). PostgreSQL
+and closes: the file is never held between steps (dbt runs in its own process). Processes of the
+platform take the file in turn (`exclusive`), whatever Dagster instance runs them: without the
+rendered `dagster.yaml` no pool limits anything, and runs started at once would otherwise fail on
+DuckDB's lock (dbt does not wait for it). PostgreSQL
 (development, staging, production) is loaded with COPY from Arrow, one transaction per load.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import re
 import time
 from collections.abc import Iterator
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import dagster as dg
 
+from dataops_assets.failpoints import failpoint
 from dataops_assets.names import checked_name
 from dataops_assets.resources import postgres
 from dataops_assets.resources.s3 import arrow_filesystem
@@ -56,6 +61,16 @@ class Warehouse(dg.ConfigurableResource):
         """Environment variables dbt's profile reads to reach this warehouse."""
         raise NotImplementedError
 
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Held while a process of the platform works on the warehouse (dbt included): a warehouse that
+        admits one process at a time is taken in turn. A server with its own transactions needs no turn."""
+        yield
+
+
+# Warehouse files whose turn this process holds: a nested `exclusive` is the same turn, not a deadlock.
+_HELD: set[str] = set()
+
 
 class WarehouseBusy(RuntimeError):
     """Another process holds the warehouse file; the message says which, in one line."""
@@ -65,16 +80,47 @@ class DuckDBWarehouse(Warehouse):
     path: str
     dbt_threads: int = 1
     lock_wait_s: float = 120.0  # how long to wait for another process (dbt, a notebook) to let go
+    # How long a step waits for its turn behind other runs' steps: runs queue here when no pool does.
+    turn_wait_s: float = 3600.0
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """An exclusive `flock` on `<file>.lock` beside the warehouse file; the kernel drops it when its
+        process dies, however it dies, so a crash never leaves the warehouse locked."""
+        path = Path(self.path).resolve()
+        if str(path) in _HELD:
+            yield
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{path}.lock", "a+") as handle:
+            deadline = time.monotonic() + self.turn_wait_s
+            pause = 0.05
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() + pause > deadline:
+                        raise WarehouseBusy(
+                            f"the warehouse {self.path} stayed in use by other runs for {self.turn_wait_s:g} s"
+                        ) from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 1.0)
+            _HELD.add(str(path))
+            try:
+                yield
+            finally:
+                _HELD.discard(str(path))
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
     def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        if not read_only:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = self._open(read_only)
-        try:
-            yield con
-        finally:
-            con.close()
+        with self.exclusive():
+            con = self._open(read_only)
+            try:
+                yield con
+            finally:
+                con.close()
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         import duckdb
@@ -210,6 +256,7 @@ class PostgresWarehouse(Warehouse):
                         f"CREATE INDEX IF NOT EXISTS {dataset}_by_partition ON {table} (partition_date)"
                     )
                 cursor.execute(f"DELETE FROM {table} WHERE partition_date = %s::date", [partition])
+                failpoint("warehouse.mid_load")
                 self._copy(cursor, table, data)
                 loaded += data.num_rows
         return loaded

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from dataops_assets.days import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG, day_window
 from dataops_assets.environments.model import Environment
+from dataops_assets.redact import redact
 from dataops_assets.runs.instance import execute_job, failure_reason
 from dataops_assets.sources.replay import replayed_names
 
@@ -124,7 +125,16 @@ def _run_pipeline(env: Environment, days: list[dt.date], declared: Declarations,
         ),
     )
     outcome.failure = failure_reason(result)
-    outcome.summary = pillar_summary(
-        env, keys, declared.sources, published_by_dbt(declared.served), RunRecord.of(result)
-    )
+    try:
+        outcome.summary = pillar_summary(
+            env, keys, declared.sources, published_by_dbt(declared.served), RunRecord.of(result)
+        )
+    except Exception as error:  # a store the summary reads is down (S3, PostgreSQL): say so in one line
+        unread = redact(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
+        ran = (
+            f"run {result.run_id} failed: {outcome.failure}"
+            if outcome.failure
+            else f"run {result.run_id} succeeded"
+        )
+        raise PipelineError(f"{ran}, but its summary could not be read ({unread})") from None
     return outcome

@@ -31,6 +31,7 @@ from dataops_assets.science.features import TaskFrameError, build_features, spli
 from dataops_assets.science.models import ModelError, load_model_file, train
 from dataops_assets.science.promotion import production_champion, publish_predictions
 from dataops_assets.science.snapshots import Snapshot, SnapshotError, load_snapshot, pin
+from dataops_assets.sources.catalog import get_source
 from dataops_assets.task_declarations import Task, load_tasks
 from dataops_assets.yaml_config import InvalidConfig
 
@@ -101,13 +102,17 @@ def _input_key(dataset: str) -> dg.AssetKey:
 def build_champion_predictions_asset(
     task: Task, partitions_def: dg.PartitionsDefinition, hot_store_kind: str = "sqlite"
 ) -> dg.AssetsDefinition:
+    deps = [_input_key(name) for name in task.datasets]
+    # A dimension (raw/planes) is re-published by every daily run: not new data for the days scored before.
+    dimensions = tuple(k for k in deps if k.path[0] == layout.RAW and not get_source(k.path[1]).is_daily)
+
     @dg.asset(
         name=task.serve.table,
         key_prefix="serving",
-        deps=[_input_key(name) for name in task.datasets],
+        deps=deps,
         description=f"Task {task.name}'s prediction for every example of the day, by its promoted champion "
         f"(`dataops experiment promote --task {task.name}`), served from the hot store as `{task.serve.table}`.",
-        **hot_table_policy(partitions_def),
+        **hot_table_policy(partitions_def, dimensions),
         kinds={"scikitlearn", hot_store_kind},
     )
     def champion_predictions(

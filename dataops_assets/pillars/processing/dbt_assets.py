@@ -25,7 +25,8 @@ class ProcessingTranslator(DagsterDbtTranslator):
 def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, extra: list[str]):
     # dbt runs as a subprocess and reads its connection from the profile's env_var()s.
     os.environ.update(warehouse.dbt_env())
-    yield from dbt.cli(["build", *extra], context=context).stream()
+    with warehouse.exclusive():  # dbt fails at once on a DuckDB file another process holds
+        yield from dbt.cli(["build", *extra], context=context).stream()
 
 
 def _model_tags(manifest_path) -> set[str]:

@@ -18,16 +18,25 @@ HOT_FRESHNESS = dg.FreshnessPolicy.time_window(
 HOT_AUTOMATION = dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window())
 
 
-def hot_table_policy(partitions_def: dg.PartitionsDefinition) -> dict:
+def hot_table_policy(
+    partitions_def: dg.PartitionsDefinition, dimensions: tuple[dg.AssetKey, ...] = ()
+) -> dict:
     """How every daily hot table is published: a range of days as one run, one writer at a time,
-    kept fresh, and published as soon as its input has new data."""
+    kept fresh, and published as soon as its input has new data for that day.
+
+    `dimensions` are unpartitioned inputs (a dimension table): every daily run re-materializes them, so
+    to the automation they would be new data for every past day. They are read, not watched.
+    """
+    automation = (
+        HOT_AUTOMATION.ignore(dg.AssetSelection.assets(*dimensions)) if dimensions else HOT_AUTOMATION
+    )
     return {
         "group_name": "serving",
         "partitions_def": partitions_def,
         "backfill_policy": dg.BackfillPolicy.single_run(),
         "pool": HOT_STORE_POOL,
         "freshness_policy": HOT_FRESHNESS,
-        "automation_condition": HOT_AUTOMATION,
+        "automation_condition": automation,
     }
 
 
