@@ -17,6 +17,7 @@ from dataops_assets.pillars.ingestion.assets import build_ingestion_asset
 from dataops_assets.pillars.processing.dbt_assets import build_dbt_assets
 from dataops_assets.pillars.processing.warehouse_load import build_warehouse_load_asset
 from dataops_assets.pillars.raw.assets import build_raw_asset
+from dataops_assets.pillars.retries import with_step_retries
 from dataops_assets.pillars.serving.assets import build_serving_asset
 from dataops_assets.pillars.serving.retention import build_retention_asset
 from dataops_assets.resources.factory import build_resources
@@ -59,7 +60,7 @@ def build_definitions(env: Environment) -> dg.Definitions:
         else dg.in_process_executor
     )
     return dg.Definitions(
-        assets=assets,
+        assets=with_step_retries(assets, env),
         jobs=[daily_pipeline, science_experiment],
         schedules=[daily_schedule(env)],
         sensors=[landing_sensor(env, sources), serving_automation_sensor(env)],

@@ -263,6 +263,45 @@ class Retention(Strict):
     )
 
 
+# --- running unattended ------------------------------------------------------------------------------
+
+
+class RunMonitoring(Strict):
+    """The daemon watches runs: one whose process died is marked failed and frees its slots."""
+
+    enabled: bool = True
+    start_timeout_seconds: int = Field(300, ge=10, description="A run not started by then has failed")
+    cancel_timeout_seconds: int = Field(300, ge=10)
+    poll_interval_seconds: int = Field(30, ge=1)
+    free_slots_after_run_end_seconds: int = Field(
+        60, ge=0, description="Pool slots a finished run still holds (its process died) are freed after this"
+    )
+
+
+class RunRetries(Strict):
+    """Whole-run retries by the daemon, for runs whose worker died (a lost ECS task, a killed process).
+    A step that failed is retried by the step policy instead (`retry_on_asset_or_op_failure` false)."""
+
+    max_retries: int = Field(0, ge=0, le=10)
+    retry_on_asset_or_op_failure: bool = False
+
+
+class StepRetries(Strict):
+    """The retry policy of every step that reaches S3 or PostgreSQL (a dropped connection, an S3 500):
+    `max_retries` more tries, waiting delay, 2×delay, 4×delay… (exponential backoff, ± jitter)."""
+
+    max_retries: int = Field(3, ge=0, le=10)
+    delay_seconds: float = Field(2.0, ge=0, le=600)
+
+
+class Reliability(Strict):
+    """What keeps the platform running without a person: run monitoring, run and step retries."""
+
+    run_monitoring: RunMonitoring = RunMonitoring()
+    run_retries: RunRetries = RunRetries()
+    step_retries: StepRetries = StepRetries()
+
+
 class Environment(Strict):
     name: str
     description: str
@@ -278,6 +317,7 @@ class Environment(Strict):
     automation: Automation = Automation()
     data_scope: DataScope = DataScope()
     retention: Retention = Retention()
+    reliability: Reliability = Reliability()
 
     @model_validator(mode="after")
     def _warehouse_reads_cold_storage(self) -> Environment:

@@ -111,13 +111,13 @@ def build_champion_predictions_asset(
         try:
             fitted = refit_champion(cold_storage, champion)
         except (ChampionUnusable, BadManifest, ModelError, SnapshotError) as error:
-            raise dg.Failure(f"the champion cannot score: {error}") from None
+            raise dg.Failure(f"the champion cannot score: {error}", allow_retries=False) from None
         refit_seconds = time.perf_counter() - started
         try:
             # The day's current files, pinned exactly as a snapshot would pin them.
             content = pin(cold_storage, SCORED_DATASETS, days[0], days[-1])
         except SnapshotError as error:
-            raise dg.Failure(str(error)) from None
+            raise dg.Failure(str(error), allow_retries=False) from None
         current = Snapshot("current", fingerprint(content), dt.datetime.now(dt.UTC).isoformat(), content)
         frame = build_features(cold_storage, current)
         scored = frame.assign(

@@ -177,9 +177,9 @@ def build_ingestion_asset(
             try:
                 done = ingest_step(source, expected, landing, cold_storage, Path(workdir))
             except RefusedFile as refused:
-                raise dg.Failure(str(refused)) from None
+                raise dg.Failure(str(refused), allow_retries=False) from None
             if done.missing:
-                raise dg.Failure(missing_data(source, done.missing))
+                raise dg.Failure(missing_data(source, done.missing), allow_retries=False)
             for o in done.outcomes:
                 context.log.info(
                     f"{source.name} {o.partition or ''}: read {o.rows_read}, landed {o.rows_landed}, "

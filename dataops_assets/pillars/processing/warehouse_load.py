@@ -53,7 +53,8 @@ def build_warehouse_load_asset(
             manifest = read_manifest(cold_storage, source.name, partition)
             if manifest is None:
                 raise dg.Failure(
-                    f"raw/{source.name} {partition or ''} is not published: materialize it first"
+                    f"raw/{source.name} {partition or ''} is not published: materialize it first",
+                    allow_retries=False,
                 )
             files[partition] = [cold_storage.readable_path(f["path"]) for f in manifest["files"]]
         if not files:

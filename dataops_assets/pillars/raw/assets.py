@@ -33,7 +33,7 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition | No
             try:
                 published.append(publish_partition(source, partition, cold_storage))
             except NothingStaged as missing:
-                raise dg.Failure(str(missing)) from None
+                raise dg.Failure(str(missing), allow_retries=False) from None
         if not published:  # every day of the step lies outside the source's span
             return dg.MaterializeResult(
                 metadata={"dagster/row_count": 0, "not_expected": f"outside the span {source.span}"}

@@ -75,13 +75,15 @@ def build_serving_asset(
         missing = [c for c in (*table.key, table.date_column) if c not in columns]
         if missing:
             raise dg.Failure(
-                f"{table.relation} has no column(s) {', '.join(missing)} that its serve declares"
+                f"{table.relation} has no column(s) {', '.join(missing)} that its serve declares",
+                allow_retries=False,
             )
         # The API looks rows up and pages by the key: a table it does not identify is not published.
         duplicated = duplicate_key(table, columns, rows)
         if duplicated:
             raise dg.Failure(
-                f"{table.relation} cannot be served as {table.name}: {duplicated}; nothing published"
+                f"{table.relation} cannot be served as {table.name}: {duplicated}; nothing published",
+                allow_retries=False,
             )
         published = hot_store.publish(
             table.name, list(zip(columns, types, strict=True)), rows, table.date_column, days
