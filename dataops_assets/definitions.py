@@ -47,10 +47,11 @@ def build_definitions(env: Environment) -> dg.Definitions:
     served = served_tables()
     # Kind badges in the UI name the environment's own warehouse and hot store.
     hot = env.hot_store.kind
-    assets += [
+    hot_tables = [
         build_serving_asset(table, days, get_asset_key_for_model([dbt["daily"]], table.model), hot)
         for table in published_by_dbt(served)
     ]
+    assets += hot_tables
     assets += [build_champion_predictions_asset(days, hot), *SCIENCE_ASSETS]
     assets.append(build_retention_asset(env.retention.hot_window_days, served, hot))
 
@@ -61,6 +62,8 @@ def build_definitions(env: Environment) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=with_step_retries(assets, env),
+        # A dbt model's or hot table's columns changing (added, removed, retyped) fails a check.
+        asset_checks=dg.build_column_schema_change_checks(assets=[*dbt.values(), *hot_tables]),
         jobs=[daily_pipeline, science_experiment],
         schedules=[daily_schedule(env)],
         sensors=[landing_sensor(env, sources), serving_automation_sensor(env)],
