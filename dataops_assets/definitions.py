@@ -8,6 +8,8 @@ import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
 from dataops_assets.automation.jobs import daily_pipeline
+from dataops_assets.automation.monitoring import run_failure_sensor
+from dataops_assets.automation.reconciliation import reconciliation
 from dataops_assets.automation.schedules import daily_schedule
 from dataops_assets.automation.sensors import landing_sensor, serving_automation_sensor
 from dataops_assets.environments.loader import load_environment
@@ -60,13 +62,19 @@ def build_definitions(env: Environment) -> dg.Definitions:
         if env.scale.executor == "multiprocess"
         else dg.in_process_executor
     )
+    platform, platform_checks, platform_schedules = reconciliation(env)
+    failure_sensor = run_failure_sensor(env)
     return dg.Definitions(
-        assets=with_step_retries(assets, env),
+        assets=[*with_step_retries(assets, env), *platform],
         # A dbt model's or hot table's columns changing (added, removed, retyped) fails a check.
-        asset_checks=dg.build_column_schema_change_checks(assets=[*dbt.values(), *hot_tables]),
+        asset_checks=[
+            *dg.build_column_schema_change_checks(assets=[*dbt.values(), *hot_tables]),
+            *platform_checks,
+        ],
         jobs=[daily_pipeline, science_experiment],
-        schedules=[daily_schedule(env)],
-        sensors=[landing_sensor(env, sources), serving_automation_sensor(env)],
+        schedules=[daily_schedule(env), *platform_schedules],
+        sensors=[landing_sensor(env, sources), serving_automation_sensor(env)]
+        + ([failure_sensor] if failure_sensor else []),
         # The science group's experiment (snapshot, model) is set per run, in the run's config.
         resources=build_resources(env) | SCIENCE_RESOURCES,
         executor=executor,

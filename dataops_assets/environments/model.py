@@ -294,12 +294,33 @@ class StepRetries(Strict):
     delay_seconds: float = Field(2.0, ge=0, le=600)
 
 
+class FailureAlerts(Strict):
+    """Where the run-failure sensor reports each failed run: a log file it appends a JSON line to, or a
+    webhook it POSTs the same JSON to (its URL a secret: it often carries a token)."""
+
+    log_file: str | None = Field(None, description="Relative paths resolve against the data_dir")
+    webhook_url: Secret | None = None
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> FailureAlerts:
+        if (self.log_file is None) == (self.webhook_url is None):
+            raise ValueError("failure_alerts needs exactly one of log_file and webhook_url")
+        return self
+
+
 class Reliability(Strict):
-    """What keeps the platform running without a person: run monitoring, run and step retries."""
+    """What keeps the platform running without a person: run monitoring, run and step retries, the
+    reconciliation of the platform with this file, and where failed runs are reported."""
 
     run_monitoring: RunMonitoring = RunMonitoring()
     run_retries: RunRetries = RunRetries()
     step_retries: StepRetries = StepRetries()
+    reconcile_cron: str | None = Field(
+        None,
+        pattern=r"^\S+( \S+){4}$",
+        description="When a check compares the platform with this file (`env plan` inside Dagster), as cron",
+    )
+    failure_alerts: FailureAlerts | None = None
 
 
 class Environment(Strict):
@@ -351,8 +372,10 @@ class Environment(Strict):
         return found
 
     def pipeline_secrets(self) -> dict[str, SecretRef]:
-        """The secrets the pipeline and `env plan|apply` need: all but the API's own login."""
-        return {where: ref for where, ref in self.secrets().items() if where != "hot_store.api_dsn"}
+        """The secrets the pipeline and `env plan|apply` need."""
+        # The API's login and the failure webhook are read only where those run (the API, the daemon).
+        own = ("hot_store.api_dsn", "reliability.failure_alerts.webhook_url")
+        return {where: ref for where, ref in self.secrets().items() if where not in own}
 
     @property
     def data_path(self) -> Path:
