@@ -4,6 +4,7 @@ profile (profiles.yml). Secrets stay references: Dagster's `{env: VAR}` and dbt'
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -18,6 +19,7 @@ HEADER = "# Rendered from environments/{name}.yaml by dataops: edit that file, n
 QUEUED_RUN_COORDINATOR = ("dagster._core.run_coordinator", "QueuedRunCoordinator")
 ECS_RUN_LAUNCHER = ("dagster_aws.ecs", "EcsRunLauncher")
 S3_COMPUTE_LOGS = ("dagster_aws.s3.compute_log_manager", "S3ComputeLogManager")
+S3_ENDPOINT_VARIABLE = "DATAOPS_S3_ENDPOINT_URL"  # what resources/s3.py reads for the same override
 
 
 def _configurable(module_and_class: tuple[str, str], config: dict | None = None) -> dict:
@@ -73,15 +75,15 @@ def _unattended(env: Environment) -> dict:
         | reliability.run_retries.model_dump(),
     }
     if isinstance(env.cold_storage, model.S3Storage):
-        config["compute_logs"] = _configurable(
-            S3_COMPUTE_LOGS,
-            {
-                "bucket": env.cold_storage.bucket,
-                "prefix": f"{env.cold_storage.prefix}compute-logs",
-                "skip_empty_files": True,
-                "upload_interval": 30,  # a long run's output is readable while it runs
-            },
-        )
+        logs: dict = {
+            "bucket": env.cold_storage.bucket,
+            "prefix": f"{env.cold_storage.prefix}compute-logs",
+            "skip_empty_files": True,
+            "upload_interval": 30,  # a long run's output is readable while it runs
+        }
+        if os.environ.get(S3_ENDPOINT_VARIABLE):  # an S3-compatible server (moto in tests), as a reference
+            logs["endpoint_url"] = {"env": S3_ENDPOINT_VARIABLE}
+        config["compute_logs"] = _configurable(S3_COMPUTE_LOGS, logs)
     return config
 
 

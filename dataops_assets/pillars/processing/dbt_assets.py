@@ -34,9 +34,10 @@ def manifest_in(database: str) -> dict:
     (database "memory"), and the row counts and column schemas read back after a build must name the
     run's own database (DuckDB: the file's stem; PostgreSQL: the database), or they name none."""
     manifest = json.loads(ensure_manifest().read_text())
-    for node in manifest["nodes"].values():
-        if node["resource_type"] == "model":
+    for node in manifest["nodes"].values():  # models, and the tests the column reader looks up too
+        if node.get("database") is not None:
             node["database"] = database
+        if node.get("relation_name"):
             node["relation_name"] = ".".join(
                 f'"{part}"' for part in (database, node["schema"], node["alias"])
             )
@@ -64,7 +65,10 @@ def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: 
         # dbt build in this run (DuckDB's single writer) cannot open its file.
         if invocation.adapter is not None:
             invocation.adapter.cleanup_connections()
-            type(invocation.adapter.connections).close_all_connections()
+            # dbt-duckdb keeps its database open beyond its connections, until told to close all.
+            close_all = getattr(type(invocation.adapter.connections), "close_all_connections", None)
+            if close_all is not None:
+                close_all()
 
 
 def _model_tags(manifest_path) -> set[str]:
