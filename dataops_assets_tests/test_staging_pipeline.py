@@ -48,8 +48,7 @@ def test_every_pillar_holds_the_source_rows(staging_run):
 
 
 def test_dbt_models_on_postgres_report_row_counts_and_column_schemas(staging_run):
-    """dagster-dbt's fetch_row_counts/fetch_column_metadata read back from PostgreSQL (test_metadata.py
-    does DuckDB)."""
+    """dagster-dbt's fetch_row_counts/fetch_column_metadata read back from PostgreSQL."""
     import dagster as dg
 
     env, outcome, root = staging_run
