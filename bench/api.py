@@ -21,7 +21,15 @@ JSON. A second baseline, the HTTP floor, is a bare ASGI app on the same uvicorn 
 response bytes: API / floor is what the API adds to serving HTTP at all. The load generator is a
 minimal asyncio HTTP/1.1 client (keep-alive), so it costs the machine's cores as little as possible.
 
-Figures are named `api_<query>_...` over SQLite and `api_pg_<query>_...` over PostgreSQL. PostgreSQL
+Authentication (SQLite): the one-day p50 at the same fixed rate from the same server code twice, in the
+same run and on the same file — `testing`, whose consumers send a bearer token (hashed and compared with
+every consumer's), against `sandbox`, whose open consumer sends none: `api_auth_one_day_p50_ms`, target
+overhead under 10%. And limits: the p99 of a well-behaved consumer (`analytics`, at a fixed rate) alone
+and while a greedy one (`carriers_app`, 20/s) floods the same server from several connections, with the
+greedy one's 429s counted: `api_limits_well_behaved_p99_ms`, target within 2x.
+
+Requests carry the `analytics` consumer's token (the environment files' consumers; the tokens are set
+for the server here). Figures are named `api_<query>_...` over SQLite and `api_pg_<query>_...` over PostgreSQL. PostgreSQL
 is reached as DATAOPS_BENCH_PG_ADMIN_DSN (default postgresql://postgres@127.0.0.1:5432/postgres, a
 login that can create databases and roles); when it cannot be reached, the `api_pg_` figures are left
 out with one line on stderr.
@@ -52,6 +60,7 @@ from dataops_assets.pillars.serving.api import queries
 from dataops_assets.pillars.serving.api.reader import HotReader, PostgresHotReader, SQLiteHotReader
 from dataops_assets.resources.hot_store import HotStore, PostgresHotStore, SQLiteHotStore
 from dataops_assets.served import ServedTable
+from dataops_assets_tests.api_server import TOKEN_VARIABLES, TOKENS
 
 TABLE = "carrier_origin_daily"
 # How the dbt mart of that name declares itself served (its meta.dataops.serve).
@@ -177,15 +186,16 @@ def direct_throughput(backend: Backend, requests: list[dict[str, str]], clients:
 class Connection:
     """One keep-alive HTTP/1.1 connection; `get` returns the status (the body is read and dropped)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, consumer: str | None):
         self.reader, self.writer = reader, writer
+        self.headers = f"Authorization: Bearer {TOKENS[consumer]}\r\n" if consumer else ""
 
     @classmethod
-    async def open(cls, port: int) -> Connection:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
+    async def open(cls, port: int, consumer: str | None = "analytics") -> Connection:
+        return cls(*await asyncio.open_connection("127.0.0.1", port), consumer)
 
     async def get(self, path: str) -> int:
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n{self.headers}\r\n".encode())
         head = await self.reader.readuntil(b"\r\n\r\n")
         length = next(
             int(line.split(b":", 1)[1])
@@ -196,11 +206,13 @@ class Connection:
         return int(head[9:12])
 
 
-async def fixed_rate(port: int, paths: list[str], rate: float) -> list[float]:
+async def fixed_rate(
+    port: int, paths: list[str], rate: float, consumer: str | None = "analytics"
+) -> list[float]:
     """Latency of each request, counted from when it was due (open loop at `rate` per second)."""
     idle: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(32):
-        idle.put_nowait(await Connection.open(port))
+        idle.put_nowait(await Connection.open(port, consumer))
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
 
@@ -234,6 +246,32 @@ async def closed_loop(port: int, paths: list[str], clients: int) -> float:
     return len(paths) / (time.perf_counter() - started)
 
 
+async def flood(
+    port: int, path: str, clients: int, rate: float | None, consumer: str, stop
+) -> dict[int, int]:
+    """`clients` connections of `consumer` sending `path` until `stop` is set, `rate` requests per
+    second between them (None: back to back); how many answers had each status."""
+    statuses: dict[int, int] = {}
+    loop = asyncio.get_running_loop()
+
+    async def client(offset: float) -> None:
+        connection = await Connection.open(port, consumer)
+        due = loop.time() + offset
+        while not stop.is_set():
+            if rate:
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                due += clients / rate
+            status = await connection.get(path)
+            statuses[status] = statuses.get(status, 0) + 1
+
+    await asyncio.gather(*(client(i / rate if rate else 0) for i in range(clients)))
+    return statuses
+
+
+def _flood_process(port: int, path: str, rate: float | None, stop, counts) -> None:
+    counts.put(asyncio.run(flood(port, path, GREEDY_CLIENTS, rate, "carriers_app", stop)))
+
+
 def _start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
     process = subprocess.Popen(
         command, env=os.environ | env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -250,10 +288,10 @@ def _start(command: list[str], env: dict[str, str], port: int) -> subprocess.Pop
             time.sleep(0.2)
 
 
-def start_server(backend: Backend, port: int) -> subprocess.Popen:
+def start_server(backend: Backend, port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
     return _start(
         [sys.executable, "-m", "dataops_assets.cli.main", "serve", "--port", str(port)],
-        backend.server_env,
+        backend.server_env | TOKEN_VARIABLES | (env or {}),
         port,
     )
 
@@ -361,7 +399,10 @@ def measure(backend: Backend, workdir: Path, repeats: int, n_fixed: int) -> list
     processes = [start_server(backend, port)]
     try:
         one_day = _path({"flight_date": backend.days[-1]})
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{one_day}") as response:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{one_day}", headers={"Authorization": f"Bearer {TOKENS['analytics']}"}
+        )
+        with urllib.request.urlopen(request) as response:
             processes.append(start_floor(response.read(), workdir, floor_port))
         figures: list[dict] = []
         for kind in ("key_lookup", "one_day"):
@@ -404,6 +445,106 @@ def measure(backend: Backend, workdir: Path, repeats: int, n_fixed: int) -> list
             process.wait(timeout=30)
 
 
+def contended(
+    port: int, well_behaved: list[str], greedy: str, greedy_rate: float | None
+) -> tuple[list[float], dict[int, int]]:
+    """The well-behaved consumer's latencies at half the fixed rate while the greedy one sends to the same
+    server at `greedy_rate` (None: back to back), from a process of its own (so its client does not slow
+    the measuring one)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    stop, counts = context.Event(), context.Queue()
+    flooder = context.Process(target=_flood_process, args=(port, greedy, greedy_rate, stop, counts))
+    flooder.start()
+    try:
+        latencies = asyncio.run(fixed_rate(port, well_behaved, RATE / 2))
+    finally:
+        stop.set()
+    statuses = counts.get(timeout=60)
+    flooder.join(timeout=30)
+    return latencies, statuses
+
+
+OPEN = "the same server code, environment sandbox: its open consumer, no token to check"
+AUTH_TURN = 200  # requests per turn of each server when comparing the two
+GREEDY_CLIENTS = 4  # carriers_app's connections
+GREEDY_RATE = RATE  # carriers_app's requests per second: 10x its limit of 20/s
+
+
+def token_check_cost() -> str:
+    """What the check itself costs: identifying a token among the testing environment's consumers."""
+    import timeit
+
+    from dataops_assets.environments.loader import load_environment
+    from dataops_assets.pillars.serving.api.auth import consumers_from
+    from dataops_assets_tests.services import environ
+
+    with environ(**TOKEN_VARIABLES):
+        consumers = consumers_from(load_environment("testing").api)
+    n = 100_000
+    seconds = min(timeit.repeat(lambda: consumers.identify(TOKENS["analytics"]), number=n, repeat=5)) / n
+    return (
+        f"the check itself (SHA-256 of the token, compared with each of {len(consumers.all)} consumers' "
+        f"digests) takes {seconds * 1e6:.2f} µs a request (timeit, same run); the turns' medians are "
+        "otherwise the shared machine's noise"
+    )
+
+
+def measure_access(backend: Backend, repeats: int, n_fixed: int) -> list[dict]:
+    """SQLite only: what the token check costs, and what a greedy consumer costs a well-behaved one."""
+    port, open_port = _free_port(), _free_port()
+    processes = [start_server(backend, port), start_server(backend, open_port, {"DATAOPS_ENV": "sandbox"})]
+    runs: dict[str, list[float]] = {
+        k: [] for k in ("token", "open", "alone", "loaded", "flooded", "429", "200", "flood429", "flood200")
+    }
+    try:
+        for at, consumer in ((port, "analytics"), (open_port, None)):  # warm up
+            asyncio.run(fixed_rate(at, [_path({"flight_date": backend.days[0]})] * 50, RATE, consumer))
+        for r in range(repeats):
+            paths = [_path(p) for p in requests_for(backend.days, "one_day", n_fixed, seed=r)]
+            # short turns, alternating: the machine's other load falls on both alike
+            for i, turn in enumerate(range(0, len(paths), AUTH_TURN)):
+                servers = [("token", port, "analytics"), ("open", open_port, None)]
+                for name, at, consumer in servers[:: 1 if i % 2 else -1]:  # each goes first in turn
+                    latencies = asyncio.run(fixed_rate(at, paths[turn : turn + AUTH_TURN], RATE, consumer))
+                    runs[name].append(_percentile(latencies, 0.5) * 1000)
+            half = paths[: len(paths) // 2]
+            runs["alone"].append(_percentile(asyncio.run(fixed_rate(port, half, RATE / 2)), 0.99) * 1000)
+
+            for key, rate in (("loaded", GREEDY_RATE), ("flooded", None)):
+                latencies, statuses = contended(port, half, paths[0], rate)
+                runs[key].append(_percentile(latencies, 0.99) * 1000)
+                prefix = "" if rate else "flood"
+                runs[prefix + "429"].append(statuses.get(429, 0))
+                runs[prefix + "200"].append(statuses.get(200, 0))
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+    at = f"ms at {RATE} req/s"
+
+    def statuses(prefix: str) -> str:
+        return f"429s {sorted(int(n) for n in runs[prefix + '429'])}, 200s {sorted(int(n) for n in runs[prefix + '200'])}"
+
+    greedy = (
+        f"carriers_app (20/s, burst 20) sending {GREEDY_RATE} req/s from another process meanwhile, per run: "
+        f"{statuses('')}"
+    )
+    flooded = (
+        f"carriers_app flooding from another process with {GREEDY_CLIENTS} connections back to back, per run: "
+        f"{statuses('flood')}"
+    )
+    return [
+        _figure("api_auth_one_day_p50_ms", at, runs["token"], runs["open"], "lower", OPEN, target="ratio < 1.1",
+                note=token_check_cost()),
+        _figure("api_limits_well_behaved_p99_ms", f"ms at {RATE // 2} req/s", runs["loaded"], runs["alone"],
+                "lower", "the same consumer alone on the server", target="ratio < 2", note=greedy),
+        _figure("api_limits_flooded_p99_ms", f"ms at {RATE // 2} req/s", runs["flooded"], runs["alone"],
+                "lower", "the same consumer alone on the server", note=flooded),
+    ]  # fmt: skip
+
+
 def run(quick: bool) -> list[dict]:
     repeats, seconds, days = (3, 2.0, 90) if quick else (5, 5.0, 365)
     figures: list[dict] = []
@@ -414,6 +555,8 @@ def run(quick: bool) -> list[dict]:
             with store(workdir, days) as backend:
                 if backend is not None:
                     figures += measure(backend, workdir, repeats, int(RATE * seconds))
+                if backend is not None and backend.prefix == "api":
+                    figures += measure_access(backend, repeats, int(RATE * seconds))
     return figures
 
 

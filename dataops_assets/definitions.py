@@ -12,6 +12,7 @@ from dataops_assets.automation.monitoring import run_failure_sensor
 from dataops_assets.automation.reconciliation import reconciliation
 from dataops_assets.automation.schedules import daily_schedule
 from dataops_assets.automation.sensors import landing_sensor, serving_automation_sensor
+from dataops_assets.curated import curated_models
 from dataops_assets.environments.loader import load_environment
 from dataops_assets.environments.model import Environment
 from dataops_assets.partitions import daily_partitions
@@ -19,12 +20,13 @@ from dataops_assets.pillars.ingestion.assets import build_ingestion_asset
 from dataops_assets.pillars.processing.dbt_assets import build_dbt_assets
 from dataops_assets.pillars.processing.warehouse_load import build_warehouse_load_asset
 from dataops_assets.pillars.raw.assets import build_raw_asset
+from dataops_assets.pillars.raw.curated import build_curated_asset
 from dataops_assets.pillars.retries import with_step_retries
 from dataops_assets.pillars.serving.assets import build_serving_asset
 from dataops_assets.pillars.serving.retention import build_retention_asset
 from dataops_assets.resources.factory import build_resources
 from dataops_assets.science.assets import SCIENCE_ASSETS, SCIENCE_RESOURCES, science_experiment
-from dataops_assets.science.serving import build_champion_predictions_asset
+from dataops_assets.science.serving import build_champion_predictions_assets
 from dataops_assets.served import published_by_dbt, served_tables
 from dataops_assets.sources.catalog import load_sources
 
@@ -54,7 +56,11 @@ def build_definitions(env: Environment) -> dg.Definitions:
         for table in published_by_dbt(served)
     ]
     assets += hot_tables
-    assets += [build_champion_predictions_asset(days, hot), *SCIENCE_ASSETS]
+    assets += [
+        build_curated_asset(model, days, get_asset_key_for_model([dbt["daily"]], model.name))
+        for model in curated_models().values()
+    ]
+    assets += [*build_champion_predictions_assets(days, hot), *SCIENCE_ASSETS]  # one per task that serves
     assets.append(build_retention_asset(env.retention.hot_window_days, served, hot))
 
     executor = (
@@ -75,7 +81,7 @@ def build_definitions(env: Environment) -> dg.Definitions:
         schedules=[daily_schedule(env), *platform_schedules],
         sensors=[landing_sensor(env, sources), serving_automation_sensor(env)]
         + ([failure_sensor] if failure_sensor else []),
-        # The science group's experiment (snapshot, model) is set per run, in the run's config.
+        # The science group's experiment (task, snapshot, model) is set per run, in the run's config.
         resources=build_resources(env) | SCIENCE_RESOURCES,
         executor=executor,
         metadata={"environment": env.name},

@@ -12,9 +12,11 @@ RAW = "raw"  # immutable, published partitions with a manifest each
 QUARANTINE = "quarantine"  # rows that could not land, with a reason each
 UNPARTITIONED = "full"  # the one 'partition' of a dimension replaced as a whole
 ARCHIVE = "archive"  # hot rows past the retention window, moved back to cold storage
+CURATED = "curated"  # curated dbt models exported per day (processing -> cold), for snapshots to pin
 LEDGER = "ledger"  # the landing files of sources whose files hold many days: each read once, by day
 
 MANIFEST = "_manifest.json"
+PUBLISHED_ZONES = (RAW, ARCHIVE, CURATED)  # the zones of manifested, immutable partitions
 
 
 def partition_prefix(zone: str, dataset: str, partition: str | None) -> str:

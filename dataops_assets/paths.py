@@ -11,3 +11,5 @@ SOURCES_DIR = PROJECT_DIR / "sources"
 DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
 # dbt's manifest, kept current by pillars/processing/dbt_project.py; the served tables are read from it.
 DBT_MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+# Data scientists' files: science/tasks/<task>.yaml + .sql and science/models/<model>.py|.yaml.
+SCIENCE_DIR = PROJECT_DIR / "science"

@@ -10,7 +10,9 @@ A table is served because a dbt model declares it, in the model's YAML:
     config: {meta: {dataops: {serve: {table: <hot table>, key: [<cols>], date_column: <col>}}}}
 
 so the tables are read from dbt's manifest (kept current by pillars/processing/dbt_project.py), not
-listed here. Only the science track's predictions table is declared in code.
+listed here. The science track's tables are declared by its tasks, `serve: {table: …}` in
+`science/tasks/<task>.yaml`, each keyed by its task's key and dated by its date column; `/predictions`
+serves the late-arrival task's.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from dataops_assets.names import SAFE_NAME
 from dataops_assets.paths import DBT_MANIFEST_PATH
-from dataops_assets.yaml_config import validation_problems
+from dataops_assets.task_declarations import load_task, tasks_dir
+from dataops_assets.yaml_config import InvalidConfig, validation_problems
 
 # A daily feed is expected by the next morning; past a day and a half something is stuck.
 FRESHNESS_WARN_WINDOW = dt.timedelta(hours=26)
@@ -42,25 +45,13 @@ class ServedTable:
     relation: str | None = None  # where the model's rows are in the warehouse (schema.table)
 
 
-# Published by the science track's promotion (champion/challenger) and its daily scoring, one row per flight.
+# The late-arrival task's champion predictions (science/tasks/late_arrival.yaml), served at /predictions.
 PREDICTIONS = ServedTable(
     name="flight_delay_predictions",
     date_column="flight_date",
     key=("flight_date", "carrier", "flight", "origin", "sched_dep_time"),
     description="The promoted model's delay prediction for each flight.",
 )
-PREDICTION_COLUMNS = [
-    ("flight_date", "DATE"),
-    ("carrier", "VARCHAR"),
-    ("flight", "INTEGER"),
-    ("origin", "VARCHAR"),
-    ("dest", "VARCHAR"),
-    ("sched_dep_time", "INTEGER"),
-    ("model", "VARCHAR"),
-    ("snapshot_id", "VARCHAR"),
-    ("predicted", "DOUBLE"),  # P(arrives more than 15 minutes late)
-    ("split", "VARCHAR"),  # train or test: whether the model saw this flight's outcome
-]
 
 
 class InvalidServeDeclaration(ValueError):
@@ -90,13 +81,13 @@ class ServeDeclaration(BaseModel):
         return self
 
 
-def _where(node: dict) -> str:
+def model_yaml(node: dict) -> str:
     # dbt names the model's YAML 'project://models/…yml'; the user knows it as dbt_project/models/…yml.
     return "dbt_project/" + (node.get("patch_path") or node["original_file_path"]).split("://")[-1]
 
 
 def _declared(node: dict) -> ServedTable:
-    where = _where(node)
+    where = model_yaml(node)
     model = node["name"]
     raw = node["config"]["meta"]["dataops"]["serve"]
     try:
@@ -131,15 +122,17 @@ def _serves(node: dict) -> bool:
     return node.get("resource_type") == "model" and "serve" in (meta.get("dataops") or {})
 
 
-def declared_tables(manifest: dict) -> tuple[ServedTable, ...]:
-    """The tables dbt models declare, in model order; InvalidServeDeclaration for the first bad one."""
+def declared_tables(manifest: dict, science: dict[str, str] | None = None) -> tuple[ServedTable, ...]:
+    """The tables dbt models declare, in model order; InvalidServeDeclaration for the first bad one.
+    `science`: the science tasks' tables (table -> task), which no dbt model may take."""
+    science = {PREDICTIONS.name: "late_arrival"} if science is None else science
     tables: dict[str, tuple[ServedTable, str]] = {}
     for node in sorted((n for n in manifest["nodes"].values() if _serves(n)), key=lambda n: n["name"]):
-        table, where = _declared(node), _where(node)
-        if table.name == PREDICTIONS.name:
+        table, where = _declared(node), model_yaml(node)
+        if table.name in science:
             raise InvalidServeDeclaration(
-                f"{where}: model {table.model} serves table {table.name!r}, the science track's predictions: "
-                "give it another name"
+                f"{where}: model {table.model} serves table {table.name!r}, the science track's predictions "
+                f"of task {science[table.name]}: give it another name"
             )
         if table.name in tables:
             other, other_where = tables[table.name]
@@ -151,15 +144,30 @@ def declared_tables(manifest: dict) -> tuple[ServedTable, ...]:
 
 
 @functools.lru_cache(maxsize=4)
-def _read(path: Path, mtime_ns: int) -> tuple[ServedTable, ...]:
-    return declared_tables(json.loads(path.read_text()))
+def _read(path: Path, mtime_ns: int, science: tuple[tuple[str, str], ...]) -> tuple[ServedTable, ...]:
+    return declared_tables(json.loads(path.read_text()), dict(science))
+
+
+@functools.lru_cache(maxsize=4)
+def _task_tables(files: tuple[tuple[Path, int], ...]) -> tuple[tuple[ServedTable, str], ...]:
+    """Each science task's hot table and the task's name, read again only when a task file changes."""
+    tables = []
+    for path, _ in files:
+        try:
+            task = load_task(path.stem, path.parent)
+        except InvalidConfig as error:
+            raise InvalidServeDeclaration(str(error)) from None
+        if task.serve is not None:
+            description = task.description.strip() or f"Predictions of science task {task.name}."
+            tables.append((ServedTable(task.serve.table, task.date_column, task.key, description), task.name))
+    return tuple(tables)
 
 
 def served_tables(manifest_path: Path = DBT_MANIFEST_PATH) -> dict[str, ServedTable]:
-    """Every served table by name: the dbt-declared ones and the predictions.
+    """Every served table by name: the dbt-declared ones and the science tasks'.
 
-    Read again only when the manifest changes (a reader calls this per request). The caller makes
-    sure the manifest is current; a missing one is a FileNotFoundError saying how to build it.
+    Read again only when the manifest or a task changes (a reader calls this per request). The caller
+    makes sure the manifest is current; a missing one is a FileNotFoundError saying how to build it.
     """
     try:
         mtime = manifest_path.stat().st_mtime_ns
@@ -167,8 +175,10 @@ def served_tables(manifest_path: Path = DBT_MANIFEST_PATH) -> dict[str, ServedTa
         raise FileNotFoundError(
             f"no dbt manifest at {manifest_path}: run `dataops source check` to build it"
         ) from None
-    declared = _read(manifest_path, mtime)
-    return {t.name: t for t in (*declared, PREDICTIONS)}
+    files = tuple((p, p.stat().st_mtime_ns) for p in sorted(tasks_dir().glob("*.yaml")))
+    science = _task_tables(files)
+    declared = _read(manifest_path, mtime, tuple((t.name, task) for t, task in science))
+    return {t.name: t for t in (*declared, *(table for table, _ in science))}
 
 
 def published_by_dbt(tables: dict[str, ServedTable]) -> list[ServedTable]:

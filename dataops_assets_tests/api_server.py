@@ -18,6 +18,19 @@ from dataops_assets.resources.hot_store import HotStore
 
 DATAOPS = str(Path(sys.executable).parent / "dataops")
 
+# The tokens of the consumers the testing and staging environment files declare (api.consumers).
+TOKENS = {
+    "analytics": "t-analytics-0123456789abcdef0123456789abcdef",  # every table
+    "carriers_app": "t-carriers-0123456789abcdef0123456789abcdef",  # carrier_origin_daily only
+    "monitoring": "t-monitoring-0123456789abcdef0123456789abcde",  # GET /metrics only
+}
+TOKEN_VARIABLES = {f"DATAOPS_API_TOKEN_{name.upper()}": token for name, token in TOKENS.items()}
+
+
+def bearer(consumer: str = "analytics") -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[consumer]}"}
+
+
 # The real mart's columns and warehouse types (marts.mart_carrier_origin_daily).
 CARRIER_COLUMNS = [
     ("flight_date", "DATE"),
@@ -77,12 +90,15 @@ class Served:
 @contextlib.contextmanager
 def running_server(data_dir: Path, env_name: str = "testing", variables: dict | None = None) -> Iterator[str]:
     """`dataops serve` over environment `env_name`'s hot store, with DATAOPS_DATA_DIR=`data_dir` and
-    `variables` set; yields its base URL; stops it afterwards."""
+    `variables` set (and the consumers' tokens); yields its base URL; stops it afterwards."""
     port = free_port()
     log = open(data_dir / f"serve-{port}.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [DATAOPS, "serve", "--port", str(port)],
-        env=os.environ | {"DATAOPS_ENV": env_name, "DATAOPS_DATA_DIR": str(data_dir)} | (variables or {}),
+        env=os.environ
+        | {"DATAOPS_ENV": env_name, "DATAOPS_DATA_DIR": str(data_dir)}
+        | TOKEN_VARIABLES
+        | (variables or {}),
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import re
 import subprocess
 import time
@@ -17,6 +18,8 @@ from dataops_assets_tests.api_server import (
     CARRIER_COLUMNS,
     DATAOPS,
     DAYS,
+    TOKEN_VARIABLES,
+    bearer,
     carrier_rows,
 )
 
@@ -27,7 +30,7 @@ EXPECTED = [dict(zip(NAMES, row, strict=True)) for row in carrier_rows(DAYS)]
 
 @pytest.fixture(scope="session")
 def api(served):
-    with httpx.Client(base_url=served.url, timeout=10) as client:
+    with httpx.Client(base_url=served.url, timeout=10, headers=bearer()) as client:
         yield client
 
 
@@ -69,7 +72,12 @@ def test_serve_has_help():
 def test_serve_refuses_a_taken_port_in_one_line(served_sqlite):
     port = served_sqlite.url.rsplit(":", 1)[1]
     result = subprocess.run(
-        [DATAOPS, "serve", "--port", port], capture_output=True, text=True, timeout=60, check=False
+        [DATAOPS, "serve", "--port", port],
+        env=os.environ | TOKEN_VARIABLES,  # the consumers' tokens are there: only the port is wrong
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 1
     assert (
@@ -275,8 +283,10 @@ def _client(reader):
         from fastapi.testclient import TestClient
 
     from dataops_assets.pillars.serving.api.app import create_app
+    from dataops_assets.pillars.serving.api.auth import Consumer, Consumers
 
-    return TestClient(create_app(reader))
+    anyone = Consumer("anyone", ("*",), token_sha256=None, per_second=1000, burst=1000)
+    return TestClient(create_app(reader, Consumers([anyone])))
 
 
 def test_an_unreachable_store_is_a_503_with_the_reason_in_the_server_log_only(tmp_path, caplog):

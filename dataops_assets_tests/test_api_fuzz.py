@@ -1,5 +1,5 @@
-"""Fuzzing the live API: schemathesis from `/openapi.json`, and hypothesis over the filter parameters
-the OpenAPI document cannot enumerate. No request may get a 5xx."""
+"""Fuzzing the live API with a valid token: schemathesis from `/openapi.json`, and hypothesis over the
+filter parameters the OpenAPI document cannot enumerate. No request may get a 5xx."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from dataops_assets_tests.api_server import CARRIER_COLUMNS
+from dataops_assets_tests.api_server import CARRIER_COLUMNS, bearer
 
 FUZZ = settings(
     max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
@@ -25,7 +25,13 @@ def test_openapi_operations_answer_without_5xx_and_as_documented(served):
     # schemathesis.pytest.from_fixture needs a pytest internal that pytest 9 dropped: drive
     # each operation's strategy with hypothesis directly (same cases, same checks).
     found = operations(served.url)
-    assert {op.path for op in found} == {"/health", "/datasets", "/datasets/{name}", "/predictions"}
+    assert {op.path for op in found} == {
+        "/health",
+        "/datasets",
+        "/datasets/{name}",
+        "/predictions",
+        "/metrics",
+    }
     for operation in found:
 
         @given(case=operation.as_strategy())
@@ -33,7 +39,7 @@ def test_openapi_operations_answer_without_5xx_and_as_documented(served):
         def answers_as_documented(case):
             # every default check (no server error, documented status codes, content type, response
             # schema) but one: a well-formed string can still name an unknown column, and gets a 400
-            case.call_and_validate(excluded_checks=[positive_data_acceptance])
+            case.call_and_validate(headers=bearer(), excluded_checks=[positive_data_acceptance])
 
         answers_as_documented()
 
@@ -59,7 +65,9 @@ parameter_values = st.one_of(
 @given(params=st.lists(st.tuples(parameter_names, parameter_values), max_size=5))
 @FUZZ
 def test_arbitrary_filters_are_answered_or_refused_never_a_5xx(served, params):
-    response = httpx.get(f"{served.url}/datasets/carrier_origin_daily", params=params, timeout=10)
+    response = httpx.get(
+        f"{served.url}/datasets/carrier_origin_daily", params=params, headers=bearer(), timeout=10
+    )
     assert response.status_code in (200, 400, 422), response.text
     if response.status_code != 200:
         assert response.json()["detail"]

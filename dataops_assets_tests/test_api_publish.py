@@ -8,6 +8,8 @@ import time
 
 import httpx
 
+from dataops_assets_tests.api_server import bearer
+
 TABLE = "route_daily_weather"
 COLUMNS = [("flight_date", "DATE"), ("origin", "VARCHAR"), ("dest", "VARCHAR"), ("flights", "BIGINT")]
 DAYS = ["2013-02-01", "2013-02-02"]
@@ -39,7 +41,7 @@ def test_readers_see_whole_versions_while_the_pipeline_publishes(served):
 
     def read() -> None:
         try:
-            with httpx.Client(base_url=served.url, timeout=10) as client:
+            with httpx.Client(base_url=served.url, timeout=10, headers=bearer()) as client:
                 read_until_done(client)
         except Exception as error:  # a dropped connection is a problem too, and must end the test
             problems.append(repr(error))
@@ -71,7 +73,7 @@ def test_paging_across_a_publish_neither_repeats_nor_skips_rows(served):
     later = [("2013-03-02", "LGA", f"D{i:04d}", 2) for i in range(30)]
     read: list[tuple] = []
     params = {"origin": "LGA", "flight_date__gte": "2013-03-01", "limit": 50}
-    with httpx.Client(base_url=served.url, timeout=10) as client:
+    with httpx.Client(base_url=served.url, timeout=10, headers=bearer()) as client:
         page = client.get(f"/datasets/{TABLE}", params=params).json()
         read += [(r["flight_date"], r["dest"]) for r in page["rows"]]
         store.publish(TABLE, COLUMNS, later, "flight_date", ["2013-03-02"])  # between two pages

@@ -24,6 +24,7 @@ import yaml
 from dataops_assets.paths import PROJECT_DIR
 from dataops_assets.provisioning.plan import apply, plan
 from dataops_assets.resources.landing_zone import S3LandingZone
+from dataops_assets_tests.api_server import TOKEN_VARIABLES, bearer
 from dataops_assets_tests.services import (
     DATAOPS,
     copy_of_user_space,
@@ -139,7 +140,8 @@ def on_postgres(walked, pg_database, s3_endpoint, tmp_path_factory):
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     with following(
-        project, shell | {"DATAOPS_API_PG_DSN": login_as(pg_database.dsn, pg_database.api_role)}
+        project,
+        shell | TOKEN_VARIABLES | {"DATAOPS_API_PG_DSN": login_as(pg_database.dsn, pg_database.api_role)},
     ) as api:
         api.run("dataops serve --port 8000 &")
         yield api, run.stdout
@@ -149,7 +151,7 @@ def test_the_model_is_served_from_postgres_after_one_run(walked, on_postgres):
     _, sqlite = walked
     api, printed = on_postgres
     assert "not expected (span 2024-01-03..…)" in printed  # rainfall's first two days, as in the sandbox
-    with httpx.Client(base_url=f"http://127.0.0.1:{api.port}", timeout=10) as client:
+    with httpx.Client(base_url=f"http://127.0.0.1:{api.port}", timeout=10, headers=bearer()) as client:
         pg_rows = client.get("/datasets/daily_pedestrians", params={"order_by": "count_date"}).json()["rows"]
     with httpx.Client(base_url=f"http://127.0.0.1:{sqlite.port}", timeout=10) as client:
         sqlite_rows = client.get("/datasets/daily_pedestrians", params={"order_by": "count_date"}).json()[

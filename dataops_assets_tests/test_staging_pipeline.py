@@ -1,7 +1,8 @@
 """A staging-shaped environment end to end — S3 landing and cold storage (moto), PostgreSQL warehouse
 and hot store, Dagster's own storage in PostgreSQL — for the same days as the DuckDB session run,
 and parity: its marts equal DuckDB's row for row. Then the science track on it: a snapshot, an
-experiment and a promotion through the real `dataops` command, publishing into the PostgreSQL hot store."""
+experiment of the late-arrival task and a promotion through the real `dataops` command, publishing
+into the PostgreSQL hot store."""
 
 from __future__ import annotations
 
@@ -117,9 +118,10 @@ def test_a_promotion_through_the_cli_publishes_into_the_postgres_hot_store(stagi
         days[-1],
     )
     with environ(DATAOPS_DATA_DIR=str(root), DAGSTER_HOME=str(root / "dagster_home")):
-        run_experiment(env, "staging_days", "baseline")
+        run_experiment(env, "staging_days", "baseline", test_days=1, task="late_arrival")
     promoted = subprocess.run(
-        [DATAOPS, "experiment", "promote", "--snapshot", "staging_days", "--model", "baseline"],
+        [DATAOPS, "experiment", "promote", "--task", "late_arrival", "--snapshot", "staging_days",
+         "--model", "baseline"],
         env=os.environ | {"DATAOPS_ENV": "staging", "DATAOPS_DATA_DIR": str(root),
                           "DATAOPS_PROJECT_DIR": str(project_with(env, root))},
         capture_output=True, text=True, timeout=300, check=False,

@@ -43,6 +43,19 @@ def describe_secret(variable: str) -> str:
     return f"{variable} (set, hidden)"
 
 
+def describe_consumer(consumer) -> str:
+    """One consumer as `env show` prints it: its scope, how it proves who it is, its limit."""
+    if consumer.token is not None:
+        proof = f"token {describe_secret(consumer.token.env)}"
+    else:
+        proof = "token by SHA-256" if consumer.token_sha256 else "open (no token)"
+    limit = consumer.rate_limit
+    return (
+        f"{consumer.name}: tables {', '.join(consumer.tables) or '(none)'}; {proof}; "
+        f"{limit.per_second:g}/s, burst {limit.burst}" + ("; metrics" if consumer.metrics else "")
+    )
+
+
 @env.command("show")
 @click.argument("name")
 def env_show(name: str) -> None:
@@ -56,6 +69,10 @@ def env_show(name: str) -> None:
         click.echo("# secrets (references; values are never printed):")
         for where, ref in secrets.items():
             click.echo(f"#   {where}: {describe_secret(ref.env)}")
+    if e.api.consumers:
+        click.echo("# api consumers (tables they may read; tokens are never printed):")
+        for consumer in e.api.consumers:
+            click.echo(f"#   {describe_consumer(consumer)}")
 
 
 @env.command("render")

@@ -323,6 +323,64 @@ class Reliability(Strict):
     failure_alerts: FailureAlerts | None = None
 
 
+# --- the hot data API: its consumers and limits -------------------------------------------------------
+
+OPEN_CONSUMER_ENVIRONMENTS = ("sandbox", "testing")  # a laptop's and CI's: anonymous reads allowed
+
+
+class RateLimit(Strict):
+    """A token bucket: `per_second` requests on average, bursts of up to `burst` (per server process)."""
+
+    per_second: float = Field(gt=0, le=100000)
+    burst: int = Field(ge=1, le=100000)
+
+
+class ApiConsumer(Strict):
+    """An application that reads the API: the tables it may read and how it proves who it is.
+
+    Exactly one of `token` (an environment variable holding the bearer token), `token_sha256` (the
+    hex SHA-256 of the token: the token itself then lives only with the consumer) or `open: true` (no
+    token at all: sandbox and testing only)."""
+
+    name: str = Field(pattern=SAFE_NAME.pattern)
+    tables: tuple[str, ...] = Field(
+        description="Served tables it may read: names or globs (fnmatch: `*`, `route_*`); [] for none"
+    )
+    token: Secret | None = None
+    token_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    open: bool = Field(False, description="Anonymous: requests without a token read as this consumer")
+    rate_limit: RateLimit = RateLimit(per_second=50, burst=100)
+    metrics: bool = Field(False, description="May scrape GET /metrics (loopback always may)")
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> ApiConsumer:
+        ways = [self.token is not None, self.token_sha256 is not None, self.open]
+        if sum(ways) != 1:
+            raise ValueError(
+                f"consumer {self.name} needs exactly one of token: {{env: VARIABLE}}, token_sha256 or open: true"
+            )
+        return self
+
+
+class Api(Strict):
+    """Who may read the hot data API, and how much work it takes on at once."""
+
+    consumers: tuple[ApiConsumer, ...] = ()
+    max_concurrent_reads: int = Field(4, ge=1, le=256, description="Hot-store reads running at once")
+    max_waiting_reads: int = Field(
+        32, ge=0, le=10000, description="Reads waiting for one of those; beyond them a request gets 503"
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Api:
+        names = [c.name for c in self.consumers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"api.consumers: a name is declared twice ({', '.join(names)})")
+        if sum(c.open for c in self.consumers) > 1:
+            raise ValueError("api.consumers: at most one consumer may be open")
+        return self
+
+
 class Environment(Strict):
     name: str
     description: str
@@ -339,12 +397,24 @@ class Environment(Strict):
     data_scope: DataScope = DataScope()
     retention: Retention = Retention()
     reliability: Reliability = Reliability()
+    api: Api = Api()
 
     @model_validator(mode="after")
     def _warehouse_reads_cold_storage(self) -> Environment:
         # DuckDB reads raw Parquet by path; S3 cold storage goes with a warehouse that loads via Arrow.
         if self.warehouse.kind == "duckdb" and self.cold_storage.kind == "s3":
             raise ValueError("a duckdb warehouse needs local cold_storage; with s3 use a postgres warehouse")
+        return self
+
+    @model_validator(mode="after")
+    def _open_consumers_on_a_laptop_only(self) -> Environment:
+        # A shared environment's API is reachable by other applications: nobody reads anonymously.
+        opened = [c.name for c in self.api.consumers if c.open]
+        if opened and self.name not in OPEN_CONSUMER_ENVIRONMENTS:
+            raise ValueError(
+                f"api consumer {opened[0]} is open (no token): only {' and '.join(OPEN_CONSUMER_ENVIRONMENTS)} "
+                "may declare one"
+            )
         return self
 
     @field_validator("name")

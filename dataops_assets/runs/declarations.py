@@ -1,5 +1,6 @@
 """Every declaration, checked before anything runs: the sources (`sources/*.yaml`, and dbt's `raw`
-sources generated from them) and the dbt models' serve declarations (`meta.dataops.serve`).
+sources generated from them) and the dbt models' serve and archive declarations (`meta.dataops.serve`,
+`meta.dataops.archive`).
 
 `dataops pipeline run` checks them before it writes anything (before the replay drops a landing
 file); `dataops source check` lists every problem.
@@ -11,6 +12,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from dataops_assets.curated import InvalidArchiveDeclaration, curated_models
 from dataops_assets.paths import SOURCES_DIR
 from dataops_assets.pillars.processing.dbt_project import ensure_manifest
 from dataops_assets.served import InvalidServeDeclaration, ServedTable, served_tables
@@ -54,6 +56,7 @@ def check_declarations() -> Declarations:
         raise InvalidDeclarations([_dbt_problem(error)]) from None
     try:
         served = served_tables()
-    except InvalidServeDeclaration as error:
+        curated_models()
+    except (InvalidServeDeclaration, InvalidArchiveDeclaration) as error:
         raise InvalidDeclarations([str(error)]) from None
     return Declarations(sources, served)

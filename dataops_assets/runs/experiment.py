@@ -1,5 +1,6 @@
-"""Runs one experiment (the science group, for a snapshot and a model) as one in-process Dagster run,
-recorded in the instance at DAGSTER_HOME like the pipeline's runs, and returns its ledger record."""
+"""Runs one experiment (the science group, for a task, a snapshot and a model) as one in-process
+Dagster run, recorded in the instance at DAGSTER_HOME like the pipeline's runs, and returns its
+ledger record."""
 
 from __future__ import annotations
 
@@ -18,32 +19,41 @@ def run_experiment(
     model: str,
     params: dict | None = None,
     seed: int | None = None,
-    test_fraction: float | None = None,
+    test_days: int | None = None,
+    task: str | None = None,
     echo=lambda _: None,
 ) -> dict:
     from dataops_assets.resources.factory import open_resource
     from dataops_assets.science import ledger
-    from dataops_assets.science.models import make_model
+    from dataops_assets.science.features import build_features, split_by_date
+    from dataops_assets.science.models import load_model_file
     from dataops_assets.science.snapshots import load_snapshot
+    from dataops_assets.task_declarations import load_task
 
+    # Everything that can be refused is refused here, in one line, before a run starts: the task, the
+    # snapshot (and the datasets it pins), the model, its parameters, the features query and its key.
+    declared = load_task(task)
     storage = open_resource(env, "cold_storage")
-    frozen = load_snapshot(storage, snapshot)  # fail fast, before a run is started, on a bad name
-    make_model(model, params)  # and on an unknown model, parameter or a parameter's type
-    settings = {"snapshot": snapshot, "model": model}
+    frozen = load_snapshot(storage, snapshot)
+    load_model_file(model).resolve(params or {})
+    split_by_date(build_features(storage, frozen, declared), declared, test_days)
+
+    settings = {"task": declared.name, "snapshot": snapshot, "model": model}
     settings |= {"params": params} if params else {}
     settings |= {"seed": seed} if seed is not None else {}
-    settings |= {"test_fraction": test_fraction} if test_fraction is not None else {}
-
-    echo(f"running {model} on snapshot {snapshot} ({frozen.id[:12]}) in {env.name} ...")
+    settings |= {"test_days": test_days} if test_days is not None else {}
+    echo(
+        f"running {model} for task {declared.name} on snapshot {snapshot} ({frozen.id[:12]}) in {env.name} ..."
+    )
     result = execute_job(
         env,
         SCIENCE_JOB,
         run_config={"resources": {"experiment": {"config": settings}}},
-        tags={"dataops/snapshot": snapshot, "dataops/model": model},
+        tags={"dataops/task": declared.name, "dataops/snapshot": snapshot, "dataops/model": model},
         echo=echo,
     )
     reason = failure_reason(result)
     if reason:
         raise ExperimentFailed(f"run {result.run_id} failed: {reason}")
-    [record] = [r for r in ledger.runs(storage, frozen.id) if r["run_id"] == result.run_id]
+    [record] = [r for r in ledger.runs(storage, frozen.id, declared.name) if r["run_id"] == result.run_id]
     return record

@@ -9,6 +9,10 @@ content-addressed, so the gate compares two models on exactly the rows they were
     experiments/<snapshot id>/runs/<recorded at>-<run id>.json
     experiments/<snapshot id>/predictions/<model>-<sha256 prefix>.parquet
 
+Each record names its task; a run's model is identified by its name, parameters and the sha256 of
+its file (`science/models/`), beside the git commit and whether the tree was dirty, so an uncommitted
+edit of a model file is a variant of its own.
+
 No fitted model is stored: nothing executable is ever read back from shared storage (a pickle runs
 code when it is loaded). A record holds what reproduces the model instead — snapshot, model, parameters,
 seed — and the champion is re-fitted from it (science/serving.py). Records written when fitted models
@@ -70,9 +74,17 @@ def library_versions() -> dict[str, str]:
     return {"python": platform.python_version()} | {name: installed(name) for name in LIBRARIES}
 
 
-def experiment_key(snapshot_id: str, model: str, params: dict, seed: int) -> str:
-    """What the run computed, independent of when and where: equal keys must give equal metrics."""
-    return fingerprint({"snapshot_id": snapshot_id, "model": model, "params": params, "seed": seed})
+def experiment_key(snapshot_id: str, task: dict, model: dict, params: dict, seed: int) -> str:
+    """What the run computed, independent of when and where: equal keys must give equal metrics.
+    `task` and `model` name their files and the sha256 of their content."""
+    return fingerprint(
+        {"snapshot_id": snapshot_id, "task": task, "model": model, "params": params, "seed": seed}
+    )
+
+
+def variant_hash(params: dict, model_sha256: str) -> str:
+    """A model's parameters and its file's content: an edit of either is another candidate."""
+    return fingerprint({"params": params, "model_sha256": model_sha256})
 
 
 def _predictions_directory(snapshot_id: str) -> str:
@@ -128,22 +140,23 @@ def read_record(cold_storage: ColdStorage, key: object) -> dict:
     return record | {"ledger_key": key}
 
 
-def runs(cold_storage: ColdStorage, snapshot_id: str) -> list[dict]:
-    """Every recorded run on the snapshot, oldest first."""
+def runs(cold_storage: ColdStorage, snapshot_id: str, task: str) -> list[dict]:
+    """Every recorded run of `task` on the snapshot, oldest first."""
     keys = cold_storage.list_keys(f"{EXPERIMENTS}/{snapshot_id}/runs/")
-    return [json.loads(cold_storage.get_bytes(k)) | {"ledger_key": k} for k in keys if k.endswith(".json")]
+    records = (json.loads(cold_storage.get_bytes(k)) | {"ledger_key": k} for k in keys if k.endswith(".json"))
+    return [r for r in records if (r.get("task") or {}).get("name") == task]
 
 
-VARIANT_PREFIX = 8  # hex digits of the params hash in a variant's label
+VARIANT_PREFIX = 8  # hex digits of the variant hash in a variant's label
 
 
 def variant(record: dict) -> tuple[str, str]:
-    """What a run is a candidate of: its model and its parameters (by hash, test fraction included)."""
-    return record["model"], record["params_hash"]
+    """What a run is a candidate of: its model, its parameters (test days included) and its file's content."""
+    return record["model"], record["variant_hash"]
 
 
 def variant_label(record: dict) -> str:
-    return f"{record['model']}@{record['params_hash'][:VARIANT_PREFIX]}"
+    return f"{record['model']}@{record['variant_hash'][:VARIANT_PREFIX]}"
 
 
 def latest_by_variant(records: list[dict]) -> dict[tuple[str, str], dict]:

@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dataops_assets import layout
+from dataops_assets.curated import curated_models
 from dataops_assets.days import day_window
 from dataops_assets.integrity import canonical_json, fingerprint
 from dataops_assets.names import UnsafeName, checked_name
 from dataops_assets.pillars.raw.publish import read_manifest
 from dataops_assets.resources.cold_storage import ColdStorage
-from dataops_assets.sources.catalog import get_source
+from dataops_assets.sources.catalog import get_source, load_sources
+from dataops_assets.yaml_config import InvalidConfig
 
 if TYPE_CHECKING:  # imported where used: the code location loads without it
     import pyarrow as pa
@@ -100,11 +102,17 @@ class Snapshot:
         return snapshot
 
 
+PINNABLE_ZONES = (layout.RAW, layout.CURATED)
+
+
 def pinned_problem(entry: dict) -> str | None:
-    """Why a snapshot's file entry is not a raw file of its dataset and partition (see
+    """Why a snapshot's file entry is not a raw (or curated) file of its dataset and partition (see
     layout.entry_problem), or None: checked before any pinned file is read, exported or verified."""
+    zone = entry.get("zone", layout.RAW)
+    if zone not in PINNABLE_ZONES:
+        return f"zone {str(zone)[:40]!r} is not one a snapshot pins ({', '.join(PINNABLE_ZONES)})"
     try:
-        directory = layout.partition_prefix(layout.RAW, entry.get("dataset"), entry.get("partition"))
+        directory = layout.partition_prefix(zone, entry.get("dataset"), entry.get("partition"))
     except UnsafeName as unsafe:
         return str(unsafe)
     return layout.entry_problem(entry, directory)
@@ -126,16 +134,32 @@ def _days(start: str, end: str) -> list[str]:
         raise SnapshotError(str(error)) from None
 
 
+def _zone_of(dataset: str) -> tuple[str, bool]:
+    """Where a dataset's partitions are in cold storage, and whether it is daily: a declared source's
+    in raw/, a curated dbt model's (dataops_assets/curated.py) in curated/."""
+    try:
+        return layout.RAW, get_source(dataset).is_daily
+    except InvalidConfig:
+        curated = curated_models()
+        if dataset in curated:
+            return layout.CURATED, True
+        sources = ", ".join(s.name for s in load_sources())
+        raise SnapshotError(
+            f"unknown dataset {dataset!r}; declared sources: {sources}; curated models: "
+            f"{', '.join(curated) or 'none'}"
+        ) from None
+
+
 def pin(cold_storage: ColdStorage, datasets: list[str], start: str, end: str) -> dict:
-    """What a snapshot of these partitions would pin now: read from the raw manifests only."""
+    """What a snapshot of these partitions would pin now: read from the raw (or curated) manifests only."""
     if not datasets:
         raise SnapshotError("name at least one dataset")
     days = _days(start, end)
     files, schemas, missing = [], {}, []
     for dataset in sorted(set(datasets)):
-        source = get_source(dataset)
-        for partition in days if source.is_daily else [None]:
-            manifest = read_manifest(cold_storage, dataset, partition)
+        zone, daily = _zone_of(dataset)
+        for partition in days if daily else [None]:
+            manifest = read_manifest(cold_storage, dataset, partition, zone)
             if manifest is None:
                 missing.append(f"{dataset} {partition or layout.UNPARTITIONED}")
                 continue
@@ -146,6 +170,8 @@ def pin(cold_storage: ColdStorage, datasets: list[str], start: str, end: str) ->
                     "partition": partition,
                     "schema_fingerprint": manifest["schema_fingerprint"],
                 }
+                # Raw entries carry no zone, so a raw-only snapshot's id is what it was before curated data.
+                | ({"zone": zone} if zone != layout.RAW else {})
                 | {k: entry[k] for k in ("path", "sha256", "rows", "bytes")}
                 for entry in manifest["files"]
             ]
@@ -251,7 +277,8 @@ def _sha256(storage: ColdStorage, key: str) -> str:
 
 def _point_manifest_at(target: ColdStorage, snapshot: Snapshot, entry: dict) -> None:
     """Make the pinned file the partition's current version in `target`, keeping any other in history."""
-    current = read_manifest(target, entry["dataset"], entry["partition"])
+    zone = entry.get("zone", layout.RAW)
+    current = read_manifest(target, entry["dataset"], entry["partition"], zone)
     pinned = {k: entry[k] for k in ("path", "rows", "bytes", "sha256")}
     history = []
     if current:
@@ -268,7 +295,9 @@ def _point_manifest_at(target: ColdStorage, snapshot: Snapshot, entry: dict) -> 
         "exported_from": {"snapshot": snapshot.name, "id": snapshot.id},
         "history": history,
     }
-    target.put_bytes(layout.manifest_key(entry["dataset"], entry["partition"]), canonical_json(manifest))
+    target.put_bytes(
+        layout.manifest_key(entry["dataset"], entry["partition"], zone), canonical_json(manifest)
+    )
 
 
 def read_dataset(cold_storage: ColdStorage, snapshot: Snapshot, dataset: str) -> pa.Table | None:

@@ -34,9 +34,11 @@ def schema_of(source: Source) -> list[dict]:
     return [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in source.columns]
 
 
-def read_manifest(cold_storage: ColdStorage, dataset: str, partition: str | None) -> dict | None:
+def read_manifest(
+    cold_storage: ColdStorage, dataset: str, partition: str | None, zone: str = layout.RAW
+) -> dict | None:
     """The partition's manifest (None when unpublished); BadManifest if it names a file it may not."""
-    key = layout.manifest_key(dataset, partition)
+    key = layout.manifest_key(dataset, partition, zone)
     return layout.checked_manifest(cold_storage.get_bytes(key), key) if cold_storage.exists(key) else None
 
 

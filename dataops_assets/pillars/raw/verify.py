@@ -30,7 +30,7 @@ CONTENT_ADDRESSED = re.compile(r"/part-([0-9a-f]{16})\.parquet$")
 def verify_cold_storage(cold_storage: ColdStorage) -> VerifyReport:
     report = VerifyReport()
     keys = []
-    for key in cold_storage.list_keys(layout.RAW) + cold_storage.list_keys(layout.ARCHIVE):
+    for key in [k for zone in layout.PUBLISHED_ZONES for k in cold_storage.list_keys(zone)]:
         try:
             keys.append(checked_key("key", key))
         except UnsafeName as unsafe:  # an S3 object named raw/../x: reported, never read

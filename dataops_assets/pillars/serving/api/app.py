@@ -6,12 +6,18 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from typing import Annotated
 from urllib.parse import quote, unquote_plus
 
 import orjson
-from fastapi import FastAPI, HTTPException, Path, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Path, Request, Response, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from dataops_assets.environments.model import Api
 from dataops_assets.pillars.serving.api import queries
+from dataops_assets.pillars.serving.api.auth import Consumer, Consumers
+from dataops_assets.pillars.serving.api.limits import Overloaded, ReadSlots, TokenBucket, retry_after
+from dataops_assets.pillars.serving.api.metrics import CONTENT_TYPE, ApiMetrics
 from dataops_assets.pillars.serving.api.reader import HotReader, ReadSession, StoreUnavailable
 from dataops_assets.pillars.serving.api.schemas import (
     DatasetList,
@@ -31,7 +37,14 @@ FILTERS_HELP = (
     "`flight_date__gte=2013-01-01`, `__gt`, `__lte`, `__lt`. Unknown columns and values that do not "
     "parse as the column's type are refused with 400."
 )
-ERRORS = {400: {"model": Problem}, 404: {"model": Problem}, 503: {"model": Problem}}
+# What any authenticated endpoint may answer besides its own errors.
+REFUSALS = {
+    401: {"model": Problem, "description": "No token, or one no consumer holds."},
+    403: {"model": Problem, "description": "The dataset is outside the consumer's scope."},
+    429: {"model": Problem, "description": "The consumer's rate limit; see Retry-After."},
+    503: {"model": Problem, "description": "The hot store is unavailable, or the server is at capacity."},
+}
+ERRORS = {400: {"model": Problem}, 404: {"model": Problem}} | REFUSALS
 # The paging parameters, documented here and validated by queries.parse_query alone (FastAPI's own
 # parameter validation would double the cost of a request).
 PAGING = {
@@ -78,10 +91,12 @@ def _json(body: object, status_code: int = 200) -> Response:
 
 
 class RequestLog:
-    """One log line per request: method, path and query, status, latency (pure ASGI: cheap)."""
+    """One log line per request — method, path and query, status, latency, consumer — and the request
+    metrics by route template (pure ASGI: cheap)."""
 
-    def __init__(self, app):
+    def __init__(self, app, metrics: ApiMetrics):
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -100,13 +115,20 @@ class RequestLog:
         finally:
             # Decoded like the path, so a password sent percent-encoded is found and blanked too.
             query = unquote_plus(scope.get("query_string", b"").decode("latin-1"))
+            seconds = time.perf_counter() - started
+            consumer = scope.get("state", {}).get("consumer", "-")  # set once the token is known
             log.info(
-                "%s %s %d %.1fms",
+                "%s %s %d %.1fms %s",
                 scope["method"],
                 loggable(scope["path"] + (f"?{query}" if query else "")),
                 status,
-                (time.perf_counter() - started) * 1000,
+                seconds * 1000,
+                consumer,
             )
+            # The template, not the path: a client must not mint a time series per URL it sends.
+            route = getattr(scope.get("route"), "path", "other")  # other: /openapi.json, /docs, 404s
+            self.metrics.requests.labels(route, str(status), consumer).inc()
+            self.metrics.latency.labels(route).observe(seconds)
 
 
 def _columns(session: ReadSession, table: str) -> list[queries.Column]:
@@ -143,44 +165,107 @@ def _freshness(name: str, entry: dict | None, now: dt.datetime) -> dict:
     }
 
 
+LOOPBACK = ("127.0.0.1", "::1")
+bearer = HTTPBearer(
+    auto_error=False,  # a missing token is answered below: 401 with WWW-Authenticate, as RFC 6750 says
+    description="A consumer's token, declared in the environment file (api.consumers).",
+)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+
+
+def _identified(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Consumer:
+    """The consumer the request's token belongs to (the open consumer's, without one), or 401."""
+    consumers: Consumers = request.app.state.consumers
+    if credentials is None:
+        if consumers.open is None:
+            raise HTTPException(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+        consumer = consumers.open
+    else:
+        consumer = consumers.identify(credentials.credentials)
+        if consumer is None:
+            raise HTTPException(
+                401, "the bearer token is not one of this API's consumers",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )  # fmt: skip
+    request.state.consumer = consumer.name  # for the request log and the metrics
+    return consumer
+
+
+async def authenticated(request: Request, credentials: Bearer) -> Consumer:
+    """The consumer whose token the request carries, within its rate limit (a FastAPI dependency)."""
+    consumer = _identified(request, credentials)
+    wait = request.app.state.buckets[consumer.name].take()
+    if wait:
+        raise HTTPException(
+            429, f"rate limit of {consumer.name} ({consumer.per_second:g}/s) reached",
+            {"Retry-After": retry_after(wait)},
+        )  # fmt: skip
+    return consumer
+
+
+Authenticated = Annotated[Consumer, Depends(authenticated)]
+
+
 def create_app(
     reader: HotReader,
+    consumers: Consumers,
     served: Callable[[], dict[str, ServedTable]] = served_tables,
     interactive_docs: bool = False,
+    concurrent_reads: int = Api().max_concurrent_reads,
+    waiting_reads: int = Api().max_waiting_reads,
 ) -> FastAPI:
-    """The API over `reader`'s hot store, serving the tables `served()` declares when asked (the
-    dbt models' serve declarations, read again when dbt's manifest changes). `interactive_docs` serves
-    /docs and /redoc, pages that load Swagger UI and ReDoc from a public CDN into the browser: on a
-    laptop, never on a shared environment's origin."""
-    # The handlers are async and read the store inline: a read is bounded (indexed day filters, the
-    # page cap) and costs less than a hop to a worker thread. More cores: `dataops serve --workers N`.
+    """The API over `reader`'s hot store for `consumers`, serving the tables `served()` declares when
+    asked (the dbt models' serve declarations, read again when dbt's manifest changes).
+    `interactive_docs` serves /docs and /redoc, pages that load Swagger UI and ReDoc from a public CDN
+    into the browser: on a laptop, never on a shared environment's origin. Reads run in worker threads,
+    `concurrent_reads` at once with `waiting_reads` more waiting; beyond that a request gets 503."""
     app = FastAPI(
         docs_url="/docs" if interactive_docs else None,
         redoc_url="/redoc" if interactive_docs else None,
         title="dataops hot data",
         version="1",
         description="The hot tables of the serving pillar and the promoted model's predictions, read-only. "
-        "Every list is paged with an opaque cursor; a publish never shows a reader half a version.",
+        "Every list is paged with an opaque cursor; a publish never shows a reader half a version. "
+        "Send a consumer's token as `Authorization: Bearer <token>`.",
     )
-    app.add_middleware(RequestLog)
+    metrics = ApiMetrics()
+    app.add_middleware(RequestLog, metrics=metrics)
     columns_of = ColumnCache()
+    slots = ReadSlots(concurrent_reads, waiting_reads)
+    app.state.consumers = consumers
+    app.state.buckets = {c.name: TokenBucket(c.per_second, c.burst) for c in consumers.all}
 
     @app.exception_handler(StoreUnavailable)
     def unavailable(_: Request, error: StoreUnavailable) -> Response:
         _log_unavailable(error)
         return _json({"detail": UNAVAILABLE}, status_code=503)
 
+    @app.exception_handler(Overloaded)
+    def overloaded(_: Request, error: Overloaded) -> Response:
+        log.warning("503 at capacity: %s", error)
+        response = _json({"detail": "the server is at capacity: retry shortly"}, status_code=503)
+        response.headers["Retry-After"] = "1"
+        return response
+
     @app.exception_handler(queries.QueryError)
     def refused(_: Request, error: queries.QueryError) -> Response:
         return _json({"detail": str(error)}, status_code=400)
 
+    def in_scope(consumer: Consumer, table: str) -> None:
+        if not consumer.may_read(table):
+            raise HTTPException(403, f"consumer {consumer.name} may not read {table}")
+
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health() -> Response:
-        """Whether the hot store is reachable, and how fresh each published table is."""
+        """Whether the hot store is reachable, and how fresh each published table is (no token needed)."""
         now = dt.datetime.now(dt.UTC)
-        try:
+
+        def read_catalog() -> dict[str, dict]:
             with reader.session() as session:
-                catalog = session.catalog()
+                return session.catalog()
+
+        try:  # bounded like every read: anyone may call /health
+            catalog = await slots.run(read_catalog)
         except StoreUnavailable as error:
             _log_unavailable(error)
             store = {"backend": reader.backend, "reachable": False, "detail": UNAVAILABLE}
@@ -191,39 +276,56 @@ def create_app(
             {"status": status, "store": {"backend": reader.backend, "reachable": True}, "tables": tables}
         )
 
-    @app.get("/datasets", response_model=DatasetList, responses=ERRORS)
-    async def list_datasets() -> Response:
-        """What is served: each dataset's columns and types, rows, and last published partition."""
-        listed = []
-        with reader.session() as session:
-            catalog = session.catalog()
-            for dataset in served().values():
-                entry = catalog.get(dataset.name)
-                columns = _columns(session, dataset.name) if entry else []
-                listed.append(
-                    {
-                        "name": dataset.name,
-                        "description": dataset.description,
-                        "published": entry is not None,
-                        "rows": entry["rows"] if entry else 0,
-                        "last_partition": entry["last_partition"] if entry else None,
-                        "published_at": entry["published_at"] if entry else None,
-                        "date_column": dataset.date_column,
-                        "key": list(dataset.key),
-                        "columns": _column_info(columns),
-                    }
-                )
-        return _json({"datasets": listed})
+    @app.get("/datasets", response_model=DatasetList, responses=REFUSALS)
+    async def list_datasets(consumer: Authenticated) -> Response:
+        """What is served to this consumer: each dataset's columns and types, rows, last published partition."""
+        visible = [dataset for dataset in served().values() if consumer.may_read(dataset.name)]
 
-    def read_page(dataset: ServedTable, request: Request, not_published: str) -> Response:
-        with reader.session() as session:
-            entry = session.catalog().get(dataset.name)
-            if entry is None:
-                raise HTTPException(404, not_published)
-            columns = columns_of.get(session, dataset.name, entry["published_at"])
-            query = queries.parse_query(dataset, columns, request.query_params.multi_items())
-            sql, params = queries.to_sql(query, dataset.name, reader.placeholder)
-            rows, next_cursor = queries.page(query, session.fetch(sql, params))
+        def listing() -> list[dict]:
+            listed = []
+            with reader.session() as session:
+                catalog = session.catalog()
+                for dataset in visible:
+                    entry = catalog.get(dataset.name)
+                    columns = _columns(session, dataset.name) if entry else []
+                    listed.append(
+                        {
+                            "name": dataset.name,
+                            "description": dataset.description,
+                            "published": entry is not None,
+                            "rows": entry["rows"] if entry else 0,
+                            "last_partition": entry["last_partition"] if entry else None,
+                            "published_at": entry["published_at"] if entry else None,
+                            "date_column": dataset.date_column,
+                            "key": list(dataset.key),
+                            "columns": _column_info(columns),
+                        }
+                    )
+            return listed
+
+        return _json({"datasets": await slots.run(listing)})
+
+    async def read_page(
+        dataset: ServedTable, consumer: Consumer, request: Request, not_published: str
+    ) -> Response:
+        in_scope(consumer, dataset.name)
+        params = request.query_params.multi_items()
+
+        def page() -> tuple[queries.Query, list[dict], str | None]:
+            with reader.session() as session:
+                entry = session.catalog().get(dataset.name)
+                if entry is None:
+                    raise HTTPException(404, not_published)
+                columns = columns_of.get(session, dataset.name, entry["published_at"])
+                query = queries.parse_query(dataset, columns, params)
+                sql, bound = queries.to_sql(query, dataset.name, reader.placeholder)
+                started = time.perf_counter()
+                fetched = session.fetch(sql, bound)
+                metrics.query.labels(dataset.name).observe(time.perf_counter() - started)
+                return query, *queries.page(query, fetched)
+
+        query, rows, next_cursor = await slots.run(page)
+        metrics.rows.labels(dataset.name, consumer.name).inc(len(rows))
         return _json(
             {
                 "dataset": dataset.name,
@@ -243,24 +345,48 @@ def create_app(
 
     @app.get("/datasets/{name}", **paged)
     async def read_dataset(
-        request: Request, name: str = Path(description="A served dataset (see `GET /datasets`).")
+        request: Request,
+        consumer: Authenticated,
+        name: str = Path(description="A served dataset (see `GET /datasets`)."),
     ) -> Response:
         """Rows of a served dataset: filtered, ordered and paged."""
         tables = served()
         dataset = tables.get(name)
-        if dataset is None:
-            raise HTTPException(404, f"no dataset {name[:60]!r}; served: {', '.join(tables)}")
-        return read_page(dataset, request, f"{name} has not been published yet")
+        if dataset is None:  # only the names this consumer may read are named to it
+            readable = ", ".join(t for t in tables if consumer.may_read(t))
+            raise HTTPException(404, f"no dataset {name[:60]!r}; served: {readable}")
+        return await read_page(dataset, consumer, request, f"{name} has not been published yet")
 
     @app.get("/predictions", **paged)
-    async def read_predictions(request: Request) -> Response:
+    async def read_predictions(request: Request, consumer: Authenticated) -> Response:
         """The promoted model's prediction per flight (filters as for datasets)."""
-        return read_page(
+        return await read_page(
             PREDICTIONS,
+            consumer,
             request,
             "no model has been promoted yet: predictions appear once `dataops experiment promote` "
             f"publishes {PREDICTIONS.name}",
         )
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={
+            200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format."},
+            401: {"model": Problem},
+            403: {"model": Problem},
+        },
+        openapi_extra={"security": [{"HTTPBearer": []}, {}]},  # {}: none needed from loopback
+    )
+    async def scrape(request: Request, credentials: Bearer) -> Response:
+        """Request counts by route, status and consumer; latency; hot-store query time; rows returned.
+        For loopback, or a consumer declared with `metrics: true`."""
+        client = request.client.host if request.client else None
+        if client not in LOOPBACK:
+            consumer = _identified(request, credentials)
+            if not consumer.metrics:
+                raise HTTPException(403, f"consumer {consumer.name} may not read the metrics")
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     return app
 
@@ -269,6 +395,7 @@ def app_from_environment() -> FastAPI:
     """The app over the hot store of DATAOPS_ENV (for `uvicorn --factory`, e.g. with --workers)."""
     from dataops_assets.environments.loader import load_environment
     from dataops_assets.pillars.processing.dbt_project import ensure_manifest
+    from dataops_assets.pillars.serving.api.auth import consumers_from
     from dataops_assets.pillars.serving.api.reader import reader_for
 
     if not log.handlers:  # each server process logs its requests to stderr
@@ -278,4 +405,10 @@ def app_from_environment() -> FastAPI:
         log.setLevel(logging.INFO)
     ensure_manifest()  # the served tables are the dbt project's current declarations
     env = load_environment()
-    return create_app(reader_for(env), interactive_docs=env.name in INTERACTIVE_DOCS_ENVIRONMENTS)
+    return create_app(
+        reader_for(env),
+        consumers_from(env.api),
+        interactive_docs=env.name in INTERACTIVE_DOCS_ENVIRONMENTS,
+        concurrent_reads=env.api.max_concurrent_reads,
+        waiting_reads=env.api.max_waiting_reads,
+    )
