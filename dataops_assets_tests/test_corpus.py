@@ -2,7 +2,9 @@
 
 Each case goes through `validate_partition` directly (no Dagster run). On every case: the rows read
 equal the records the file holds (nothing skipped unseen), rows read = landed + quarantined, each
-quarantined row carries a reason and its file, and a refused file's error names the file and problem.
+quarantined row carries a reason and its file, and a refused file's error names the file and problem
+and quotes none of its rows. The landing-zone cases lay out a zone (symbolic links, `..`, absolute
+names) and read it through `LocalLandingZone` as ingestion does.
 """
 
 from __future__ import annotations
@@ -19,16 +21,23 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dataops_assets.pillars.ingestion.assets import ingest_partition
 from dataops_assets.pillars.ingestion.validate import RefusedFile, validate_partition
+from dataops_assets.refused import quiet
+from dataops_assets.resources.cold_storage import LocalColdStorage
+from dataops_assets.resources.landing_zone import LocalLandingZone
 from dataops_assets.sources.model import Source
 from dataops_assets.yaml_config import load_yaml_model
 
 CORPUS = Path(__file__).parent / "corpus"
-CASES = yaml.safe_load((CORPUS / "cases.yaml").read_text())
+ALL_CASES = yaml.safe_load((CORPUS / "cases.yaml").read_text())
+CASES = [c for c in ALL_CASES if "files" in c]
+LANDING_CASES = [c for c in ALL_CASES if "landing" in c]
 SOURCE = load_yaml_model(CORPUS / "readings.yaml", Source)
 PARTITION = dt.date(2024, 3, 1)
 HEADER = ",".join(SOURCE.column_names)
 ROW = "EWR,2024-03-01,{hour},41.0,true,{note},2024-03-01T05:00:00Z"
+CANARY = "canary-7f3e9"  # in every row of the file outside the zone: no message may ever show it
 
 
 def _to_bytes(sql: str) -> bytes:
@@ -93,6 +102,7 @@ def test_corpus_case(case, tmp_path):
         message = str(refused.value)
         assert "\n" not in message
         assert message.startswith(f"{files[0]}: ") and expect["refused"] in message, message
+        assert not _quoted_rows(files, message), message
         assert not landed.exists()  # a refused file lands nothing
         return
 
@@ -114,6 +124,74 @@ def test_corpus_case(case, tmp_path):
         assert _rows(landed, f"SELECT count({column}) FROM t") == [(0,)]
 
 
+def _quoted_rows(files: list[Path], message: str) -> list[str]:
+    """The values of the files' rows (every line after the header) that `message` quotes."""
+    values = set()
+    for path in files:
+        for line in path.read_bytes().decode("latin-1").splitlines()[1:]:
+            values |= {v.strip(' "') for v in line.replace(";", ",").split(",")}
+    return sorted(v for v in values if len(v) >= 4 and v in message and v not in SOURCE.column_names)
+
+
+def _lay_out(landing: dict, root: Path) -> LocalLandingZone:
+    """The test folder `root` with the zone as zone/ and a file that must never be read in outside/."""
+    (root / "outside").mkdir()
+    (root / "outside" / "secret.csv").write_text(f"{HEADER}\n{ROW.format(hour=0, note=CANARY)}\n")
+    for name, what in landing.items():
+        path = root / "zone" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(what, dict):
+            path.symlink_to(root / what["link"])
+        else:
+            path.write_bytes((CORPUS / "files" / what).read_bytes())
+    return LocalLandingZone(root=str(root / "zone"))
+
+
+@pytest.mark.parametrize("case", LANDING_CASES, ids=[c["kind"] for c in LANDING_CASES])
+def test_landing_zone_case(case, tmp_path):
+    zone = _lay_out(case["landing"], tmp_path)
+    cold = LocalColdStorage(root=str(tmp_path / "cold"))
+    (tmp_path / "work").mkdir()
+    expect = case["expect"]
+    # Listing, as the sensors do, never refuses: the run that would read the file does.
+    assert zone.names(SOURCE.landing_glob("*")) and zone.listing(SOURCE.landing_glob("*"))
+
+    def read():
+        if "fetch" in case:
+            return zone.fetch(case["fetch"])
+        return ingest_partition(SOURCE, PARTITION.isoformat(), zone, cold, tmp_path / "work")
+
+    if "refused" in expect:
+        with pytest.raises(RefusedFile) as refused:
+            read()
+        assert str(refused.value) == expect["refused"]
+        assert CANARY not in str(refused.value)
+        assert not (tmp_path / "cold").exists()  # nothing staged from a refused partition
+        return
+    outcome = read()
+    assert (outcome.rows_read, outcome.rows_landed, outcome.rows_quarantined) == (
+        expect["records"], expect["landed"], expect["quarantined"]
+    )  # fmt: skip
+
+
+def test_reader_errors_lose_what_they_quote():
+    """DuckDB quotes the value it failed on; a refusal keeps the reason and drops the value."""
+    with pytest.raises(duckdb.Error) as error:
+        duckdb.sql(f"SELECT '{CANARY}'::INTEGER").fetchall()
+    assert CANARY in str(error.value)
+    assert CANARY not in quiet(error.value) and "INT32" in quiet(error.value)
+    assert len(quiet(ValueError("x" * 5000))) == 200
+
+
+def test_a_file_read_without_its_header_is_refused_without_quoting_its_rows(tmp_path):
+    """A headerless file's first row is read as its column names: a refusal shows at most a little."""
+    path = tmp_path / "no_header.csv"
+    path.write_text("".join(f"{ROW.format(hour=h, note=CANARY * 9)}\n" for h in range(3)))
+    with pytest.raises(RefusedFile, match="none of the declared columns is there") as refused:
+        validate_partition(SOURCE, [path], PARTITION, tmp_path / "l.parquet", tmp_path / "q.parquet")
+    assert CANARY * 9 not in str(refused.value) and len(str(refused.value)) < len(str(path)) + 400
+
+
 def test_the_corpus_covers_every_kind_the_issue_names():
     kinds = " | ".join(c["kind"] for c in CASES).lower()
     for kind in [
@@ -124,6 +202,7 @@ def test_the_corpus_covers_every_kind_the_issue_names():
     ]:  # fmt: skip
         assert kind in kinds, kind
     used = {name for c in CASES for name in c["files"]}
+    used |= {v for c in LANDING_CASES for v in c["landing"].values() if isinstance(v, str)}
     assert used == {p.name for p in (CORPUS / "files").iterdir()} | set(BUILT)  # no orphan files
 
 

@@ -1,6 +1,6 @@
 """The code location loads and declares what the design says it does.
 
-Two angles: `dagster definitions validate` loads `dataops_assets.definitions` exactly as a deployment
+Two angles: `dg check defs` loads `dataops_assets.definitions` exactly as a deployment
 would (a subprocess, with the testing environment), and in-process tests inspect the `Definitions`
 built for the testing environment: groups, lineage, checks, automation and partitions.
 
@@ -28,15 +28,15 @@ ACCOUNTED_CHECK = "rows_accounted_for"
 # --- the CLI, as a deployment loads it -------------------------------------------------------------
 
 
-def _dagster_executable() -> str:
-    exe = Path(sys.executable).parent / "dagster"
+def _dg_executable() -> str:
+    exe = Path(sys.executable).parent / "dg"
     if not exe.exists():
-        pytest.fail(f"no dagster executable beside {sys.executable}")
+        pytest.fail(f"no dg executable beside {sys.executable} (package dagster-dg-cli)")
     return str(exe)
 
 
 def _validate(tmp_path: Path, dataops_env: str) -> subprocess.CompletedProcess[str]:
-    """`dagster definitions validate -m dataops_assets.definitions`, isolated in tmp_path."""
+    """`dg check defs` on the project (its `[tool.dg]` names the code location), isolated in tmp_path."""
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     shutil.copy(REPO_DIR / "dagster.yaml", dagster_home / "dagster.yaml")
@@ -48,7 +48,7 @@ def _validate(tmp_path: Path, dataops_env: str) -> subprocess.CompletedProcess[s
         "DAGSTER_HOME": str(dagster_home),
     }
     return subprocess.run(
-        [_dagster_executable(), "definitions", "validate", "-m", CODE_LOCATION],
+        [_dg_executable(), "check", "defs", "--target-path", str(REPO_DIR)],
         cwd=tmp_path,  # any scratch the CLI writes lands here, not in the repository
         env=env,
         capture_output=True,
@@ -58,19 +58,19 @@ def _validate(tmp_path: Path, dataops_env: str) -> subprocess.CompletedProcess[s
     )
 
 
-def test_dagster_definitions_validate_succeeds(tmp_path):
+def test_dg_check_defs_succeeds(tmp_path):
     result = _validate(tmp_path, "testing")
     output = result.stdout + result.stderr
-    assert result.returncode == 0, f"dagster definitions validate failed:\n{output}"
-    assert "Validation successful" in output, output
+    assert result.returncode == 0, f"dg check defs failed:\n{output}"
+    assert "All definitions loaded successfully" in output, output
 
 
-def test_dagster_definitions_validate_rejects_an_unknown_environment(tmp_path):
+def test_dg_check_defs_rejects_an_unknown_environment(tmp_path):
     # The control for the test above: the same command must fail when the location cannot load,
     # so an exit code of 0 there means something.
     result = _validate(tmp_path, "no_such_environment")
     output = result.stdout + result.stderr
-    assert result.returncode != 0, f"validate accepted DATAOPS_ENV=no_such_environment:\n{output}"
+    assert result.returncode != 0, f"dg check defs accepted DATAOPS_ENV=no_such_environment:\n{output}"
     assert "no_such_environment" in output, output
 
 

@@ -148,3 +148,42 @@ def test_a_duckdb_warehouse_over_s3_cold_storage_is_refused(tmp_path):
     path = _write(tmp_path, warehouse={"kind": "duckdb"})
     with pytest.raises(InvalidConfig, match="duckdb warehouse needs local cold_storage"):
         load_yaml_model(path, Environment)
+
+
+@pytest.mark.parametrize("name", ["development", "staging", "production"])
+def test_shared_environments_are_fit_to_run_unattended(name):
+    """Run monitoring frees what a dead run holds, run retries as declared, compute logs beside the data."""
+    env = load_environment(name)
+    config = validate_instance_yaml(render_instance_yaml(env))
+    monitoring = config["run_monitoring"]
+    assert monitoring["enabled"] is True
+    assert (
+        monitoring["free_slots_after_run_end_seconds"]
+        == env.reliability.run_monitoring.free_slots_after_run_end_seconds
+    )
+    assert config["run_retries"] == {
+        "enabled": True,
+        "max_retries": env.reliability.run_retries.max_retries,
+        "retry_on_asset_or_op_failure": False,  # a failed step is the step policy's to retry
+    }
+    assert env.reliability.run_retries.max_retries >= 1
+    logs = config["compute_logs"]
+    assert (logs["module"], logs["class"]) == ("dagster_aws.s3.compute_log_manager", "S3ComputeLogManager")
+    assert logs["config"]["bucket"] == env.cold_storage.bucket
+    assert logs["config"]["prefix"] == f"{env.cold_storage.prefix}compute-logs"
+
+
+@pytest.mark.parametrize("name", ["sandbox", "testing"])
+def test_local_environments_keep_compute_logs_local_and_retry_no_runs(name):
+    config = validate_instance_yaml(render_instance_yaml(load_environment(name)))
+    assert "compute_logs" not in config  # Dagster's local default, under DAGSTER_HOME
+    assert config["run_retries"]["enabled"] is False
+    assert config["run_monitoring"]["enabled"] is True
+
+
+def test_a_wrong_compute_log_setting_is_caught_by_dagsters_own_schema():
+    text = render_instance_yaml(load_environment("production")).replace("upload_interval", "upload_intervl")
+    with pytest.raises(
+        InvalidInstanceConfig, match='compute_logs .*unexpected config entry "upload_intervl"'
+    ):
+        validate_instance_yaml(text)

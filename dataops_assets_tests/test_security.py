@@ -15,6 +15,7 @@ import pytest
 
 from dataops_assets import layout
 from dataops_assets.names import UnsafeName, checked_glob, checked_name, checked_partition
+from dataops_assets.refused import RefusedFile
 from dataops_assets.resources.cold_storage import LocalColdStorage
 from dataops_assets.resources.hot_store import SQLiteHotStore
 from dataops_assets.resources.warehouse import DuckDBWarehouse
@@ -214,6 +215,32 @@ def test_paths_with_a_quote_are_paths_in_sql(tmp_path):
     assert pq.read_table(target).to_pylist() == [{"d": dt.date(2013, 1, 2), "n": 7}]
 
 
+def test_a_symlink_out_of_the_landing_zone_fails_the_run_naming_it_and_quoting_nothing(tmp_path):
+    """The reproduction: `landing/flights/date=…/zz.csv -> /etc/passwd` was read and quoted in the UI."""
+    import dagster as dg
+
+    from dataops_assets.pillars.ingestion.assets import build_ingestion_asset
+    from dataops_assets.resources.landing_zone import LocalLandingZone
+
+    day = tmp_path / "landing" / "flights" / "date=2013-01-02"
+    day.mkdir(parents=True)
+    (day / "zz.csv").symlink_to("/etc/passwd")
+    result = dg.materialize(
+        [build_ingestion_asset(get_source("flights"), dg.DailyPartitionsDefinition(start_date="2013-01-01"))],
+        partition_key="2013-01-02",
+        resources={
+            "landing": LocalLandingZone(root=str(tmp_path / "landing")),
+            "cold_storage": LocalColdStorage(root=str(tmp_path / "cold")),
+        },
+        raise_on_error=False,
+    )
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_failure_data.user_failure_data.description == (
+        "flights/date=2013-01-02/zz.csv: refused: a symbolic link on its way leads outside the landing zone"
+    )
+    assert not (tmp_path / "cold").exists()
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -235,8 +262,10 @@ def test_an_s3_landing_key_cannot_write_outside_the_cache(s3_endpoint, tmp_path,
     zone = S3LandingZone(bucket=bucket, prefix="landing/", cache_dir=str(cache))
     for key in ("landing/flights/date=2013-01-01/flights.csv", f"landing/{name}"):
         s3_client("us-east-1").put_object(Bucket=bucket, Key=key, Body=b"year\n2013\n")
-    with pytest.raises(UnsafeName, match=rf"^landing key 'landing/{re.escape(name)}' is refused"):
+    with pytest.raises(RefusedFile, match=rf"^landing key 'landing/{re.escape(name)}': refused: .* outside"):
         zone.files("flights/**")
+    with pytest.raises(RefusedFile, match="^landing key 'landing//etc/passwd': refused"):
+        zone.fetch("/etc/passwd")  # an absolute name, as a ledger entry could hold
     assert not list((tmp_path / "data").rglob("evil.csv")) and not (tmp_path / "s3escape").exists()
     assert not (tmp_path / "data" / "s3escape").exists()
     # The zone's honest files still come through once the bad object is gone.

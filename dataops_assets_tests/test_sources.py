@@ -79,10 +79,10 @@ def test_a_new_json_source_ingests_and_publishes_with_configuration_only(tmp_pat
     assert result.success
     ingested = result.asset_materializations_for_node("ingestion__sensor_readings")[0].metadata
     assert ingested["rows_read"].value == 4
-    assert ingested["dagster/row_count"].value == 1
+    assert ingested["dagster/partition_row_count"].value == 1  # the day's own rows
     assert ingested["rows_quarantined"].value == 3
     raw = result.asset_materializations_for_node("raw__sensor_readings")[0].metadata
-    assert raw["dagster/row_count"].value == 1
+    assert raw["dagster/partition_row_count"].value == 1
     cold = env.local_path(env.cold_storage.path) / f"raw/sensor_readings/date={day}"
     [parquet] = cold.glob("part-*.parquet")
     assert duckdb.execute("SELECT sensor_id, value FROM read_parquet(?)", [str(parquet)]).fetchall() == [

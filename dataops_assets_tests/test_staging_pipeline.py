@@ -48,6 +48,29 @@ def test_every_pillar_holds_the_source_rows(staging_run):
     assert report.manifests_checked >= 2 * len(PIPELINE_DAYS) and report.problems == []
 
 
+def test_dbt_models_on_postgres_report_row_counts_and_column_schemas(staging_run):
+    """dagster-dbt's fetch_row_counts/fetch_column_metadata read back from PostgreSQL."""
+    import dagster as dg
+
+    env, outcome, root = staging_run
+    with environ(DAGSTER_HOME=str(root / "dagster_home")), dg.DagsterInstance.get() as instance:
+        logs = instance.all_logs(outcome.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    materialized = [e.dagster_event.event_specific_data.materialization for e in logs]
+    warehouse = open_resource(env, "warehouse")
+    for table in mart_tables():
+        metadata = [
+            m.metadata
+            for m in materialized
+            if m.asset_key.path[-1] == table.model and m.asset_key.path[0] != "curated"
+        ]
+        (rows,) = warehouse.fetch(f"SELECT count(*) FROM {table.relation}").rows[0]
+        assert len(metadata) == len(PIPELINE_DAYS) and {m["dagster/row_count"].value for m in metadata} == {
+            rows
+        }
+        types = {c.name: c.type for c in metadata[0]["dagster/column_schema"].value.columns}
+        assert types[table.date_column] == "date" and set(table.key) <= set(types)
+
+
 def test_the_run_was_recorded_in_dagsters_postgres_storage(staging_run, pg_database):
     _, outcome, root = staging_run
     text = (root / "dagster_home" / "dagster.yaml").read_text()

@@ -263,6 +263,66 @@ class Retention(Strict):
     )
 
 
+# --- running unattended ------------------------------------------------------------------------------
+
+
+class RunMonitoring(Strict):
+    """The daemon watches runs: one whose process died is marked failed and frees its slots."""
+
+    enabled: bool = True
+    start_timeout_seconds: int = Field(300, ge=10, description="A run not started by then has failed")
+    cancel_timeout_seconds: int = Field(300, ge=10)
+    poll_interval_seconds: int = Field(30, ge=1)
+    free_slots_after_run_end_seconds: int = Field(
+        60, ge=0, description="Pool slots a finished run still holds (its process died) are freed after this"
+    )
+
+
+class RunRetries(Strict):
+    """Whole-run retries by the daemon, for runs whose worker died (a lost ECS task, a killed process).
+    A step that failed is retried by the step policy instead (`retry_on_asset_or_op_failure` false)."""
+
+    max_retries: int = Field(0, ge=0, le=10)
+    retry_on_asset_or_op_failure: bool = False
+
+
+class StepRetries(Strict):
+    """The retry policy of every step that reaches S3 or PostgreSQL (a dropped connection, an S3 500):
+    `max_retries` more tries, waiting delay, 2×delay, 4×delay… (exponential backoff, ± jitter)."""
+
+    max_retries: int = Field(3, ge=0, le=10)
+    delay_seconds: float = Field(2.0, ge=0, le=600)
+
+
+class FailureAlerts(Strict):
+    """Where the run-failure sensor reports each failed run: a log file it appends a JSON line to, or a
+    webhook it POSTs the same JSON to (its URL a secret: it often carries a token)."""
+
+    log_file: str | None = Field(None, description="Relative paths resolve against the data_dir")
+    webhook_url: Secret | None = None
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> FailureAlerts:
+        if (self.log_file is None) == (self.webhook_url is None):
+            raise ValueError("failure_alerts needs exactly one of log_file and webhook_url")
+        return self
+
+
+class Reliability(Strict):
+    """What keeps the platform running without a person: run monitoring, run and step retries, the
+    reconciliation of the platform with this file, and where failed runs are reported."""
+
+    run_monitoring: RunMonitoring = RunMonitoring()
+    run_retries: RunRetries = RunRetries()
+    step_retries: StepRetries = StepRetries()
+    reconcile_cron: str | None = Field(
+        None,
+        pattern=r"^\S+( \S+){4}$",
+        description="When a check compares the platform with this file (`env plan` inside Dagster), as cron",
+    )
+    failure_alerts: FailureAlerts | None = None
+
+
 # --- the hot data API: its consumers and limits -------------------------------------------------------
 
 OPEN_CONSUMER_ENVIRONMENTS = ("sandbox", "testing")  # a laptop's and CI's: anonymous reads allowed
@@ -336,6 +396,7 @@ class Environment(Strict):
     automation: Automation = Automation()
     data_scope: DataScope = DataScope()
     retention: Retention = Retention()
+    reliability: Reliability = Reliability()
     api: Api = Api()
 
     @model_validator(mode="after")
@@ -381,8 +442,10 @@ class Environment(Strict):
         return found
 
     def pipeline_secrets(self) -> dict[str, SecretRef]:
-        """The secrets the pipeline and `env plan|apply` need: all but the API's own login."""
-        return {where: ref for where, ref in self.secrets().items() if where != "hot_store.api_dsn"}
+        """The secrets the pipeline and `env plan|apply` need."""
+        # The API's login and the failure webhook are read only where those run (the API, the daemon).
+        own = ("hot_store.api_dsn", "reliability.failure_alerts.webhook_url")
+        return {where: ref for where, ref in self.secrets().items() if where not in own}
 
     @property
     def data_path(self) -> Path:

@@ -4,6 +4,7 @@ profile (profiles.yml). Secrets stay references: Dagster's `{env: VAR}` and dbt'
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,8 @@ HEADER = "# Rendered from environments/{name}.yaml by dataops: edit that file, n
 
 QUEUED_RUN_COORDINATOR = ("dagster._core.run_coordinator", "QueuedRunCoordinator")
 ECS_RUN_LAUNCHER = ("dagster_aws.ecs", "EcsRunLauncher")
+S3_COMPUTE_LOGS = ("dagster_aws.s3.compute_log_manager", "S3ComputeLogManager")
+S3_ENDPOINT_VARIABLE = "DATAOPS_S3_ENDPOINT_URL"  # what resources/s3.py reads for the same override
 
 
 def _configurable(module_and_class: tuple[str, str], config: dict | None = None) -> dict:
@@ -52,11 +55,35 @@ def instance_config(env: Environment) -> dict:
         if launcher.cluster:
             ecs["run_task_kwargs"] = {"cluster": launcher.cluster}
         config["run_launcher"] = _configurable(ECS_RUN_LAUNCHER, ecs)
+    config |= _unattended(env)
     config["concurrency"] = {
         "runs": _runs(env),
         # Pools not named in the environment (none today) get the strictest limit.
         "pools": {"default_limit": min(env.scale.pool_limits.values(), default=1)},
     }
+    return config
+
+
+def _unattended(env: Environment) -> dict:
+    """Run monitoring, run retries and, where cold storage is S3, compute logs beside it: a run on ECS
+    takes its stdout/stderr with it when its task ends. Elsewhere compute logs stay local (Dagster's
+    default, under DAGSTER_HOME)."""
+    reliability = env.reliability
+    config: dict = {
+        "run_monitoring": reliability.run_monitoring.model_dump(),
+        "run_retries": {"enabled": reliability.run_retries.max_retries > 0}
+        | reliability.run_retries.model_dump(),
+    }
+    if isinstance(env.cold_storage, model.S3Storage):
+        logs: dict = {
+            "bucket": env.cold_storage.bucket,
+            "prefix": f"{env.cold_storage.prefix}compute-logs",
+            "skip_empty_files": True,
+            "upload_interval": 30,  # a long run's output is readable while it runs
+        }
+        if os.environ.get(S3_ENDPOINT_VARIABLE):  # an S3-compatible server (moto in tests), as a reference
+            logs["endpoint_url"] = {"env": S3_ENDPOINT_VARIABLE}
+        config["compute_logs"] = _configurable(S3_COMPUTE_LOGS, logs)
     return config
 
 
@@ -85,7 +112,7 @@ def validate_instance_yaml(text: str) -> dict:
         except DagsterInvalidConfigError as error:
             raise InvalidInstanceConfig(_reasons(error)) from None
     # The instance schema takes any `config` for a pluggable class; check it against the class's own.
-    for section in ("run_coordinator", "run_launcher"):
+    for section in ("run_coordinator", "run_launcher", "compute_logs"):
         if section in config:
             try:
                 cls = class_from_code_pointer(config[section]["module"], config[section]["class"])

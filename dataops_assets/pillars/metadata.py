@@ -1,6 +1,14 @@
-"""Asset metadata a user wants to see in the Dagster UI: schema, counts per day, a preview."""
+"""Asset metadata a user wants to see in the Dagster UI: schema, counts per day, a preview.
+
+Row counts follow Dagster's conventions: `dagster/partition_row_count` is a partition's own rows, on
+that partition's materialization; `dagster/row_count` is the whole table's, given only where the
+asset is a table whose total is known (an unpartitioned dataset, the warehouse table, a hot table, a
+dbt model).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import dagster as dg
 
@@ -42,3 +50,17 @@ def parquet_preview(path: str, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:
     filesystem, inner = arrow_filesystem(path)
     head = next(pq.ParquetFile(inner, filesystem=filesystem).iter_batches(batch_size=rows), None)
     return markdown_table(head.to_pylist() if head is not None else [])
+
+
+def row_counts(
+    context: dg.AssetExecutionContext, by_partition: Mapping[str | None, int], table_rows: int | None = None
+) -> dict:
+    """The step's row-count metadata. A step over many days makes one materialization per day and
+    gives each the step's metadata: each day's own count goes on its own materialization instead.
+    Returns the metadata for the step's result (`dagster/row_count`: the table's, when known)."""
+    for partition, rows in by_partition.items():
+        if partition is None:  # an unpartitioned dataset: its rows are the table's
+            table_rows = rows
+        else:
+            context.add_asset_metadata({"dagster/partition_row_count": rows}, partition_key=partition)
+    return {} if table_rows is None else {"dagster/row_count": table_rows}

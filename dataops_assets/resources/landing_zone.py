@@ -2,6 +2,11 @@
 
 Locally a directory; on S3 a bucket and prefix, whose matching objects are fetched into a local cache
 so validation reads them as files, exactly as it does locally.
+
+The zone stays a zone: a file is read only if it lies inside it. A symbolic link (to a file or to a
+folder on the way) that leads outside, a name with `..` or an absolute name is refused with
+`LeavesTheZone`, naming the file and never reading it. Listing (what the sensors do) never refuses:
+the run that would read such a file fails with the reason, so the rest of the zone keeps flowing.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 import dagster as dg
 
 from dataops_assets.names import UnsafeName, checked_key
+from dataops_assets.refused import LeavesTheZone
 from dataops_assets.resources.s3 import s3_client
 
 
@@ -26,10 +32,14 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 
 
 def _inside(root: Path, name: str) -> Path:
-    """`root / name`, refusing a name that would leave `root` (an absolute path or `..`)."""
-    if not (root / name).resolve().is_relative_to(root.resolve()):
-        raise ValueError(f"landing name {name!r} leaves the landing zone")
-    return root / name
+    """`root / name` if it lies inside `root` once every symbolic link on the way is followed;
+    LeavesTheZone naming the file if it does not (an absolute name, `..`, a link out)."""
+    path = root / name
+    if not path.resolve().is_relative_to(root.resolve()):
+        lexically_inside = Path(os.path.normpath(path.absolute())).is_relative_to(root.absolute())
+        how = "a symbolic link on its way" if lexically_inside else "its name (absolute, or ..)"
+        raise LeavesTheZone(name, f"refused: {how} leads outside the landing zone")
+    return path
 
 
 class LandingZone(dg.ConfigurableResource):
@@ -65,14 +75,27 @@ class LandingZone(dg.ConfigurableResource):
 class LocalLandingZone(LandingZone):
     root: str
 
-    def files(self, pattern: str) -> list[Path]:
+    def _matching(self, pattern: str) -> list[Path]:
+        """The files matching a glob, whether or not they lie inside the zone (glob follows links)."""
         return sorted(p for p in Path(self.root).glob(pattern) if p.is_file() and not p.name.startswith("."))
+
+    def files(self, pattern: str) -> list[Path]:
+        # Every file checked before any is read: one leading outside refuses the lot, naming itself.
+        return [_inside(Path(self.root), self.name_of(p)) for p in self._matching(pattern)]
+
+    def files_with_mtime(self, pattern: str) -> list[tuple[Path, float]]:
+        return [(p, p.stat().st_mtime) for p in self._matching(pattern)]
 
     def name_of(self, path: Path) -> str:
         return str(path.relative_to(self.root))
 
+    def names(self, pattern: str) -> list[str]:
+        return [self.name_of(p) for p in self._matching(pattern)]
+
     def listing(self, pattern: str) -> list[tuple[str, str]]:
-        return [(self.name_of(p), f"{p.stat().st_size}:{p.stat().st_mtime_ns}") for p in self.files(pattern)]
+        return [
+            (self.name_of(p), f"{p.stat().st_size}:{p.stat().st_mtime_ns}") for p in self._matching(pattern)
+        ]
 
     def fetch(self, name: str) -> Path:
         return _inside(Path(self.root), name)
@@ -139,12 +162,18 @@ class S3LandingZone(LandingZone):
         return target
 
     def _cached(self, key: str) -> Path:
-        """Where object `key` is cached: inside the cache, or UnsafeName naming the key (an object
+        """Where object `key` is cached: inside the cache, or LeavesTheZone naming the key (an object
         named `landing/flights/../../x.csv` must not be written outside it)."""
+        try:
+            name = self.name_of_key(checked_key("landing key", key))
+        except UnsafeName:
+            raise LeavesTheZone(
+                f"landing key {key!r}", "refused: an empty, . or .. part leads outside the landing zone"
+            ) from None
         cache = Path(self.cache_dir).resolve()
-        target = (cache / self.name_of_key(checked_key("landing key", key))).resolve()
+        target = (cache / name).resolve()
         if cache not in target.parents:
-            raise UnsafeName(f"landing key {key!r} is refused: it would be cached outside {cache}")
+            raise LeavesTheZone(f"landing key {key!r}", "refused: it leads outside the landing zone")
         return target
 
     def name_of(self, path: Path) -> str:

@@ -91,7 +91,7 @@ def _as_failure():
     try:
         yield
     except (SnapshotError, ModelError, TaskFrameError, InvalidConfig) as error:
-        raise dg.Failure(str(error)) from None
+        raise dg.Failure(str(error), allow_retries=False) from None
 
 
 def science_key(name: str) -> dg.AssetKey:

@@ -135,7 +135,7 @@ def build_champion_predictions_asset(
             TaskFrameError,
             InvalidConfig,
         ) as error:
-            raise dg.Failure(f"the champion cannot score: {error}") from None
+            raise dg.Failure(f"the champion cannot score: {error}", allow_retries=False) from None
         refit_seconds = time.perf_counter() - started
         try:
             # The day's current files, pinned exactly as a snapshot would pin them.
@@ -143,7 +143,7 @@ def build_champion_predictions_asset(
             current = Snapshot("current", fingerprint(content), dt.datetime.now(dt.UTC).isoformat(), content)
             frame = build_features(cold_storage, current, task)
         except (SnapshotError, TaskFrameError) as error:
-            raise dg.Failure(str(error)) from None
+            raise dg.Failure(str(error), allow_retries=False) from None
         scored = frame.assign(
             model=champion["model"],
             snapshot_id=champion["snapshot"]["id"],

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from dataops_assets.names import SAFE_NAME
+from dataops_assets.refused import column_list, quiet
 from dataops_assets.sources.model import DATE_TYPES, file_name_key
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def _csv_dialect(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, str, 
             f"SELECT Delimiter, Quote, HasHeader FROM sniff_csv({_lit(str(path))})"
         ).fetchone()
     except duckdb.Error as error:
-        raise CannotInfer(f"{path}: not a CSV file DuckDB can read ({str(error).splitlines()[0]})") from None
+        raise CannotInfer(f"{path}: not a CSV file DuckDB can read ({quiet(error)})") from None
     quote = '"' if quote in ("(empty)", "") else quote
     with open(path, encoding="utf-8-sig", newline="") as handle:
         header = next(csv.reader(handle, delimiter=delimiter, quotechar=quote), [])
@@ -134,6 +135,8 @@ def _csv_dialect(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, str, 
 
 def _load_sample(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> tuple[list[str], dict]:
     """The sample as table `sample` of text columns c0, c1, …; the headers and the CSV options."""
+    import duckdb
+
     options: dict = {}
     if kind == "csv":
         delimiter, quote, headers = _csv_dialect(con, path)
@@ -150,7 +153,10 @@ def _load_sample(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> tuple
             if kind == "json"
             else f"read_parquet({_lit(str(path))})"
         )
-        headers = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+        try:
+            headers = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+        except duckdb.Error as error:
+            raise CannotInfer(f"{path}: not a {kind} file DuckDB can read ({quiet(error)})") from None
         text = ", ".join(f"CAST({_ident(h)} AS VARCHAR) AS c{i}" for i, h in enumerate(headers))
         reader = f"(SELECT {text} FROM {source})"
     con.execute(f"CREATE TABLE sample AS SELECT * FROM {reader} LIMIT {SAMPLE_ROWS}")
@@ -344,7 +350,7 @@ def _find(columns: list[Inferred], wanted: str) -> Inferred:
         if hits:
             return hits[0]
     raise CannotInfer(
-        f"--partition-date {wanted!r} is not a column of the file (it has: {', '.join(c.header for c in columns)})"
+        f"--partition-date {wanted!r} is not a column of the file (it has: {column_list([c.header for c in columns], most=50)})"
     )
 
 

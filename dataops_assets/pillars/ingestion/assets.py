@@ -23,7 +23,7 @@ from dataops_assets.integrity import canonical_json, sha256_file
 from dataops_assets.partitions import expected_keys
 from dataops_assets.pillars.ingestion.ledger import assemble, land_new_files
 from dataops_assets.pillars.ingestion.validate import FileRead, IngestOutcome, RefusedFile, validate_partition
-from dataops_assets.pillars.metadata import markdown_table, parquet_preview, table_schema
+from dataops_assets.pillars.metadata import markdown_table, parquet_preview, row_counts, table_schema
 from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.resources.landing_zone import LandingZone
 from dataops_assets.sources.model import Source
@@ -177,9 +177,9 @@ def build_ingestion_asset(
             try:
                 done = ingest_step(source, expected, landing, cold_storage, Path(workdir))
             except RefusedFile as refused:
-                raise dg.Failure(str(refused)) from None
+                raise dg.Failure(str(refused), allow_retries=False) from None
             if done.missing:
-                raise dg.Failure(missing_data(source, done.missing))
+                raise dg.Failure(missing_data(source, done.missing), allow_retries=False)
             for o in done.outcomes:
                 context.log.info(
                     f"{source.name} {o.partition or ''}: read {o.rows_read}, landed {o.rows_landed}, "
@@ -212,7 +212,8 @@ def build_ingestion_asset(
         unaccounted += [r.name for r in done.reads if not r.accounted]
         yield dg.MaterializeResult(
             metadata={
-                "dagster/row_count": sum(o.rows_landed for o in outcomes),
+                **row_counts(context, {o.partition: o.rows_landed for o in outcomes}),
+                "rows_landed": sum(o.rows_landed for o in outcomes),
                 "rows_read": sum(o.rows_read for o in outcomes),
                 "rows_quarantined": sum(o.rows_quarantined for o in outcomes),
                 "quarantine_reasons": dg.MetadataValue.json(reasons),

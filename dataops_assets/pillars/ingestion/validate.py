@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dataops_assets.refused import RefusedFile, column_list, quiet
 from dataops_assets.sources.model import DUCKDB_TYPES, Column, Source, file_name_key
 from dataops_assets.sql import identifier as _q
 from dataops_assets.sql import literal as _lit
@@ -46,15 +47,6 @@ READER = "<reader>"  # where _load_file puts the file's reader into the checking
 # DuckDB's own memory for one validation: beyond it, the typed table and the aggregates spill to the
 # work directory, so a partition's size does not set the process's peak memory.
 MEMORY_LIMIT = "512MB"
-
-
-class RefusedFile(ValueError):
-    """A landing file that cannot be ingested at all. The message names the file and why."""
-
-    def __init__(self, path: Path | str, problem: str):
-        super().__init__(f"{path}: {problem}")
-        self.path = str(path)
-        self.problem = problem
 
 
 @dataclass
@@ -131,7 +123,7 @@ def _check_columns(path: Path, found: list[str], source: Source) -> dict[str, li
     if missing and len(missing) == len(declared):
         raise RefusedFile(
             path,
-            f"none of the declared columns is there (found {', '.join(found[:8]) or 'none'}): "
+            f"none of the declared columns is there (found {column_list(found) or 'none'}): "
             f"is it a {source.format} file of {source.name}?",
         )
     accepting = source.schema_drift == "accept_nullable"
@@ -141,7 +133,7 @@ def _check_columns(path: Path, found: list[str], source: Source) -> dict[str, li
         kind = "required " if accepting else ""
         problems.append(f"missing declared {kind}column(s) {', '.join(refused_missing)}")
     if extra and not accepting:
-        problems.append(f"unexpected column(s) {', '.join(extra)} (schema_drift: fail)")
+        problems.append(f"unexpected column(s) {column_list(extra)} (schema_drift: fail)")
     if problems:
         raise RefusedFile(path, "; ".join(problems))
     return {k: v for k, v in (("extra", extra), ("missing", [c.in_file for c in missing])) if v}
@@ -205,9 +197,7 @@ def _load_exactly(
                     return {}  # an empty array: no records, like a CSV with only its header
                 raise RefusedFile(path, "is neither a JSON array of objects nor JSON lines of objects")
         except duckdb.Error as error:
-            raise RefusedFile(
-                path, f"not a readable {source.format} file ({str(error).splitlines()[0]})"
-            ) from None
+            raise RefusedFile(path, f"not a readable {source.format} file ({quiet(error)})") from None
         drift = _check_columns(path, found, source)
         if source.format == "json":
             # Read every present column as text: mixed-type JSON values keep their own spelling.
@@ -220,7 +210,7 @@ def _load_exactly(
     try:
         con.execute(f"INSERT INTO checked {checked_select.replace(READER, reader)}", [file_id])
     except duckdb.Error as error:
-        raise RefusedFile(path, f"cannot be read as {source.format}: {str(error).splitlines()[0]}") from None
+        raise RefusedFile(path, f"cannot be read as {source.format}: {quiet(error)}") from None
     if source.format == "csv":
         con.execute(
             f"INSERT INTO rejected SELECT {file_id}, line, string_agg(DISTINCT error_type::VARCHAR || ': ' || "

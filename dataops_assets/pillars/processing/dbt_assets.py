@@ -1,12 +1,13 @@
 """The dbt models as Dagster assets: daily models run per window, dimensions as a whole.
 
-dbt's tests surface as asset checks. The window of a (single-run) backfill goes to dbt as vars, so a
+dbt's tests surface as asset checks; each model reports its row count and column schema. The window of a (single-run) backfill goes to dbt as vars, so a
 year of days is one `dbt build`, not 365.
 """
 
 import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -22,11 +23,54 @@ class ProcessingTranslator(DagsterDbtTranslator):
         return "processing"
 
 
+# Warehouses whose models' row counts and column schemas are read back after dbt builds them (through
+# dbt's adapter, in this process). Not DuckDB: the adapter must wait for dbt to let go of the file and
+# reopen it, which added 30-53 s to a 3-day run of 42 s (docs/pipeline.md); there the column schema
+# is the one dbt's YAML declares. Not Spark: that adapter would start a second Spark driver.
+METADATA_TARGETS = ("postgres",)
+
+
+def manifest_in(database: str) -> dict:
+    """The parsed manifest with every model in `database`. dbt parses once, against DuckDB in memory
+    (database "memory"), and the row counts and column schemas read back after a build must name the
+    run's own database (DuckDB: the file's stem; PostgreSQL: the database), or they name none."""
+    manifest = json.loads(ensure_manifest().read_text())
+    for node in manifest["nodes"].values():  # models, and the tests the column reader looks up too
+        if node.get("database") is not None:
+            node["database"] = database
+        if node.get("relation_name"):
+            node["relation_name"] = ".".join(
+                f'"{part}"' for part in (database, node["schema"], node["alias"])
+            )
+    return manifest
+
+
 def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, extra: list[str]):
     # dbt runs as a subprocess and reads its connection from the profile's env_var()s.
-    os.environ.update(warehouse.dbt_env())
+    env = warehouse.dbt_env()
+    os.environ.update(env)
     with warehouse.exclusive():  # dbt fails at once on a DuckDB file another process holds
-        yield from dbt.cli(["build", *extra], context=context).stream()
+        if warehouse.dbt_target() not in METADATA_TARGETS:
+            yield from dbt.cli(["build", *extra], context=context).stream()
+            return
+        database = env.get("DATAOPS_PG_DATABASE") or Path(env["DATAOPS_WAREHOUSE_PATH"]).stem
+        invocation = dbt.cli(["build", *extra], context=context)
+        # The invocation takes the assets' manifest whatever `manifest=` says; its node ids, and so the
+        # asset keys, are the same in the run's database.
+        invocation.manifest = manifest_in(database)
+        # dagster/row_count and dagster/column_schema on each model (the column-schema-change checks
+        # compare the latter between materializations).
+        try:
+            yield from invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
+        finally:
+            # The adapter that read them lives on in this process: let go of the warehouse, or the next
+            # dbt build in this run (DuckDB's single writer) cannot open its file.
+            if invocation.adapter is not None:
+                invocation.adapter.cleanup_connections()
+                # dbt-duckdb keeps its database open beyond its connections, until told to close all.
+                close_all = getattr(type(invocation.adapter.connections), "close_all_connections", None)
+                if close_all is not None:
+                    close_all()
 
 
 def _model_tags(manifest_path) -> set[str]:

@@ -12,6 +12,7 @@ import dagster as dg
 
 from dataops_assets.partitions import expected_keys
 from dataops_assets.pillars.ingestion.validate import validate_partition
+from dataops_assets.pillars.metadata import row_counts
 from dataops_assets.pillars.raw.assets import raw_key
 from dataops_assets.pillars.raw.publish import read_manifest
 from dataops_assets.resources.cold_storage import ColdStorage
@@ -48,14 +49,17 @@ def build_warehouse_load_asset(
     )
     def load(context: dg.AssetExecutionContext, cold_storage: ColdStorage, warehouse: Warehouse):
         files: dict[str | None, list[str]] = {}
+        rows_by_partition: dict[str | None, int] = {}
         expected, _ = expected_keys(source, context)
         for partition in expected:
             manifest = read_manifest(cold_storage, source.name, partition)
             if manifest is None:
                 raise dg.Failure(
-                    f"raw/{source.name} {partition or ''} is not published: materialize it first"
+                    f"raw/{source.name} {partition or ''} is not published: materialize it first",
+                    allow_retries=False,
                 )
             files[partition] = [cold_storage.readable_path(f["path"]) for f in manifest["files"]]
+            rows_by_partition[partition] = manifest["rows"]
         if not files:
             ensure_declared_table(source, warehouse)
             rows = 0
@@ -63,9 +67,11 @@ def build_warehouse_load_asset(
             rows = warehouse.load_partitions(source.name, files)  # type: ignore[arg-type]
         else:
             rows = warehouse.replace_table(source.name, files[None])
+        (table_rows,) = warehouse.fetch(f"SELECT count(*) FROM raw.{source.name}").rows[0]
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": rows,
+                **row_counts(context, rows_by_partition, table_rows),
+                "rows_loaded": rows,
                 "table": f"raw.{source.name}",
                 "partitions_loaded": len(files),
             }

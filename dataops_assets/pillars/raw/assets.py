@@ -4,7 +4,7 @@ import dagster as dg
 
 from dataops_assets.partitions import expected_keys
 from dataops_assets.pillars.ingestion.assets import ingestion_key
-from dataops_assets.pillars.metadata import markdown_table, parquet_preview, table_schema
+from dataops_assets.pillars.metadata import markdown_table, parquet_preview, row_counts, table_schema
 from dataops_assets.pillars.raw.publish import NothingStaged, publish_partition
 from dataops_assets.resources.cold_storage import ColdStorage
 from dataops_assets.sources.model import Source
@@ -33,15 +33,16 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition | No
             try:
                 published.append(publish_partition(source, partition, cold_storage))
             except NothingStaged as missing:
-                raise dg.Failure(str(missing)) from None
+                raise dg.Failure(str(missing), allow_retries=False) from None
         if not published:  # every day of the step lies outside the source's span
             return dg.MaterializeResult(
-                metadata={"dagster/row_count": 0, "not_expected": f"outside the span {source.span}"}
+                metadata={"rows": 0, "not_expected": f"outside the span {source.span}"}
             )
         last = published[-1].manifest
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": sum(p.manifest["rows"] for p in published),
+                **row_counts(context, {p.manifest["partition"]: p.manifest["rows"] for p in published}),
+                "rows": sum(p.manifest["rows"] for p in published),
                 "bytes": sum(p.manifest["bytes"] for p in published),
                 "partitions_changed": sum(p.changed for p in published),
                 "partitions_not_expected": len(not_expected),

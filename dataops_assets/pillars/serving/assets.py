@@ -1,10 +1,12 @@
 """The `serving` group (hot): the dbt models that declare `meta.dataops.serve`, published into the hot
 store that applications read."""
 
+from collections import Counter
+
 import dagster as dg
 
 from dataops_assets.partitions import partition_keys
-from dataops_assets.pillars.metadata import markdown_table
+from dataops_assets.pillars.metadata import markdown_table, row_counts
 from dataops_assets.resources.hot_store import HotStore
 from dataops_assets.resources.warehouse import Warehouse
 from dataops_assets.served import FRESHNESS_FAIL_WINDOW, FRESHNESS_WARN_WINDOW, ServedTable
@@ -40,6 +42,9 @@ def hot_table_policy(
     }
 
 
+HOT_MATCHES_WAREHOUSE = "hot_rows_match_warehouse"
+
+
 def serving_key(table: ServedTable) -> dg.AssetKey:
     return dg.AssetKey(["serving", table.name])
 
@@ -73,6 +78,13 @@ def build_serving_asset(
         **hot_table_policy(partitions_def),
         kinds={hot_store_kind},
         metadata={"primary_key": list(table.key)},
+        check_specs=[
+            dg.AssetCheckSpec(
+                HOT_MATCHES_WAREHOUSE,
+                asset=serving_key(table),
+                description=f"each published day holds as many rows in the hot store as `{table.relation}`",
+            )
+        ],
     )
     def publish(context: dg.AssetExecutionContext, warehouse: Warehouse, hot_store: HotStore):
         days = [k for k in partition_keys(context) if k]
@@ -84,22 +96,36 @@ def build_serving_asset(
         missing = [c for c in (*table.key, table.date_column) if c not in columns]
         if missing:
             raise dg.Failure(
-                f"{table.relation} has no column(s) {', '.join(missing)} that its serve declares"
+                f"{table.relation} has no column(s) {', '.join(missing)} that its serve declares",
+                allow_retries=False,
             )
         # The API looks rows up and pages by the key: a table it does not identify is not published.
         duplicated = duplicate_key(table, columns, rows)
         if duplicated:
             raise dg.Failure(
-                f"{table.relation} cannot be served as {table.name}: {duplicated}; nothing published"
+                f"{table.relation} cannot be served as {table.name}: {duplicated}; nothing published",
+                allow_retries=False,
             )
         published = hot_store.publish(
             table.name, list(zip(columns, types, strict=True)), rows, table.date_column, days
         )
         by_day = hot_store.count_by_date(table.name, table.date_column, days)
         served = next(e for e in hot_store.catalog() if e["table_name"] == table.name)
+        at = columns.index(table.date_column)
+        in_warehouse = Counter(str(r[at])[:10] for r in rows)
+        differ = {d: {"warehouse": in_warehouse[d], "hot": by_day.get(d, 0)} for d in days}
+        differ = {d: n for d, n in differ.items() if n["warehouse"] != n["hot"]}
         return dg.MaterializeResult(
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=HOT_MATCHES_WAREHOUSE,
+                    passed=not differ,
+                    metadata={"days_checked": len(days), "days_differing": dg.MetadataValue.json(differ)},
+                )
+            ],
             metadata={
-                "dagster/row_count": published,
+                **row_counts(context, {d: by_day.get(d, 0) for d in days}, served["rows"]),
+                "rows_published": published,
                 "dagster/column_schema": dg.TableSchema(
                     columns=[dg.TableColumn(n, t) for n, t in zip(columns, types, strict=True)]
                 ),
@@ -111,7 +137,7 @@ def build_serving_asset(
                 "window": f"{days[0]} .. {days[-1]}",
                 "rows_per_day": markdown_table([{"day": d, "rows": by_day.get(d, 0)} for d in days]),
                 "preview": markdown_table([dict(zip(columns, r, strict=True)) for r in rows[:5]]),
-            }
+            },
         )
 
     return publish
