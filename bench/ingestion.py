@@ -13,6 +13,7 @@ around its work only (imports are `import_s`'s business), its peak memory that p
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import sys
 import tempfile
@@ -172,6 +173,9 @@ def _size_figures(rows: int, reps: int) -> tuple[list[dict], list[float]]:
 
 
 def run(quick: bool) -> list[dict]:
+    missing = [m for m in ("polars", "pandera", "dlt") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise RuntimeError(f"the ingestion benchmark needs {', '.join(missing)}: pip install -e '.[bench]'")
     # Full: three measured runs at 1M rows after a warm-up; one at 10M, where pandera's run takes minutes
     # and the file was just written (no warm-up: the page cache holds it).
     reps_by_size = {200_000: 1} if quick else {1_000_000: 3, 10_000_000: 1}
