@@ -120,7 +120,7 @@ def _size_figures(rows: int, reps: int) -> tuple[list[dict], list[float]]:
     ours_bad = bad_series[OURS_NAME]
     bad_landed = ours_bad.samples[0].result
     peers = _speeds(rows, strict) + (
-        f", dlt {rows / dlt.seconds:,.0f} rows/s, {dlt.peak_mb:.0f} MB (one run, no warm-up; "
+        f"; not strict, dlt {rows / dlt.seconds:,.0f} rows/s, {dlt.peak_mb:.0f} MB (one run, no warm-up; "
         f"ours {dlt.seconds / ours.median_s:.0f}× faster)"
         if dlt
         else ""
