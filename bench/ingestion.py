@@ -90,6 +90,19 @@ def _speeds(rows: int, series: dict) -> str:
     return ", ".join(f"{n} {rows / s.median_s:,.0f} rows/s, {s.peak_mb:.0f} MB" for n, s in series.items())
 
 
+def _rows_per_s(name: str, rows: int, ours, baseline: str, theirs, target: str, note: str) -> dict:
+    return figure(
+        name,
+        [rows / s for s in ours.seconds],
+        "rows/s",
+        baseline,
+        [rows / s for s in theirs.seconds],
+        "higher",
+        target=target,
+        note=note,
+    )
+
+
 def _size_figures(rows: int, reps: int) -> tuple[list[dict], list[float]]:
     label = flights.size_label(rows)
     with tempfile.TemporaryDirectory(prefix="dataops-bench-ingest-") as scratch:
@@ -126,26 +139,24 @@ def _size_figures(rows: int, reps: int) -> tuple[list[dict], list[float]]:
         else ""
     )
     figures = [
-        figure(
+        _rows_per_s(
             f"ingest_rows_per_s_{label}",
-            [rows / s for s in ours.seconds],
-            "rows/s",
+            rows,
+            ours,
             f"fastest bare tool ({fastest})",
-            [rows / s for s in series[fastest].seconds],
-            "higher",
-            target="≥ 0.8",
-            note=f"{rows:,} rows: {landed['landed']:,} landed, {landed['quarantined']:,} quarantined "
+            series[fastest],
+            "≥ 0.8",
+            f"{rows:,} rows: {landed['landed']:,} landed, {landed['quarantined']:,} quarantined "
             f"(re-sent duplicates). Bare tools: {_speeds(rows, bare)}.",
         ),
-        figure(
+        _rows_per_s(
             f"ingest_vs_strict_rows_per_s_{label}",
-            [rows / s for s in ours.seconds],
-            "rows/s",
+            rows,
+            ours,
             f"fastest strict contender ({fastest_strict})",
-            [rows / s for s in series[fastest_strict].seconds],
-            "higher",
-            target="≥ 1.0",
-            note=f"strict contenders: {peers}.",
+            series[fastest_strict],
+            "≥ 1.0",
+            f"strict contenders: {peers}.",
         ),
         figure(
             f"ingest_peak_mem_mb_{label}",
