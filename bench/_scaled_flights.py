@@ -92,3 +92,28 @@ def landing_root(rows: int) -> Path:
 
 def landing_file(rows: int) -> Path:
     return landing_root(rows) / "flights" / f"date={DAY}" / "flights.csv"
+
+
+BAD_EVERY = 100  # the bad-rows file: every 100th row's dep_time is 5.5 (not an integer), 1% of rows
+
+
+def bad_landing_root(rows: int) -> Path:
+    """The N-row file with 1% bad rows (spread evenly), in a landing zone of its own."""
+    root = CACHE / f"landing-{size_label(rows)}-bad"
+    target = root / "flights" / f"date={DAY}" / "flights.csv"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        with open(landing_file(rows)) as clean, open(tmp, "w") as out:
+            out.write(next(clean))
+            for n, line in enumerate(clean, 1):
+                if n % BAD_EVERY == 0:
+                    fields = line.split(",", 4)  # dep_time is the 4th column; no earlier field has a comma
+                    line = ",".join([*fields[:3], "5.5", fields[4]])
+                out.write(line)
+        tmp.replace(target)
+    return root
+
+
+def bad_landing_file(rows: int) -> Path:
+    return bad_landing_root(rows) / "flights" / f"date={DAY}" / "flights.csv"

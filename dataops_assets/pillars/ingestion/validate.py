@@ -47,6 +47,7 @@ READER = "<reader>"  # where _load_file puts the file's reader into the checking
 # DuckDB's own memory for one validation: beyond it, the typed table and the aggregates spill to the
 # work directory, so a partition's size does not set the process's peak memory.
 MEMORY_LIMIT = "512MB"
+ROW_GROUP_ROWS = 122_880  # rows per Parquet row group written (DuckDB's own default: 60 vectors)
 
 
 @dataclass
@@ -359,6 +360,28 @@ def _checking(source: Source, extra_columns: str = "") -> Iterator[duckdb.DuckDB
         con.close()
 
 
+def _write_parquet(
+    con: duckdb.DuckDBPyConnection, query: str, path: Path, compression: str = "snappy"
+) -> int:
+    """Write `query`'s rows to Parquet at `path`, a row group every ROW_GROUP_ROWS rows; return how many.
+
+    DuckDB's own writer ends a row group where a vector or (on several threads) a thread's batch
+    ends, and both depend on the thread count: the same rows written on 2 and on 16 threads would
+    get different bytes, and a content address (the sha256 of the staged file) would depend on the
+    machine. DuckDB hands the rows over as Arrow batches of exactly ROW_GROUP_ROWS rows, and Arrow's
+    writer makes each batch one row group.
+    """
+    import pyarrow.parquet as pq
+
+    batches = con.execute(query).fetch_record_batch(ROW_GROUP_ROWS)
+    rows = 0
+    with pq.ParquetWriter(path, batches.schema, compression=compression) as writer:
+        for batch in batches:
+            writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+            rows += batch.num_rows
+    return rows
+
+
 def _finish(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -374,16 +397,17 @@ def _finish(
     landed_path.parent.mkdir(parents=True, exist_ok=True)
     quarantine_path.parent.mkdir(parents=True, exist_ok=True)
     cols = ", ".join(_q(c) for c in source.column_names)
-    (outcome.rows_landed,) = con.execute(
-        f"COPY (SELECT {cols} FROM checked WHERE _problem IS NULL) "
-        f"TO {_lit(str(landed_path))} (FORMAT parquet, COMPRESSION zstd)"
-    ).fetchone()
+    outcome.rows_landed = _write_parquet(
+        con, f"SELECT {cols} FROM checked WHERE _problem IS NULL", landed_path, "zstd"
+    )
     file_list = "[" + ", ".join(_lit(n) for n in outcome.files) + "]"
-    con.execute(
-        f"COPY (SELECT {file_list}[_file + 1] AS source_file, {record} AS record, NULL::BIGINT AS line, "
+    _write_parquet(
+        con,
+        f"SELECT {file_list}[_file + 1] AS source_file, {record} AS record, NULL::BIGINT AS line, "
         "_problem AS reason, _raw AS raw FROM checked WHERE _problem IS NOT NULL "
         f"UNION ALL SELECT {file_list}[_file + 1], NULL, _line, reason, raw FROM rejected "
-        f"ORDER BY source_file, record NULLS LAST, line) TO {_lit(str(quarantine_path))} (FORMAT parquet)"
+        "ORDER BY source_file, record NULLS LAST, line",
+        quarantine_path,
     )
     (read_bad,) = con.execute("SELECT count(*) FROM rejected").fetchone()
     outcome.rows_read = read_ok + read_bad
