@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dataops_assets.days import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG, day_window
-from dataops_assets.environments.model import Environment
+from dataops_assets.environments.model import Environment, MissingSecretError
 from dataops_assets.redact import redact
+from dataops_assets.resources.postgres import UnparseableDSN
 from dataops_assets.runs.instance import execute_job, failure_reason
 from dataops_assets.sources.replay import replayed_names
 
@@ -129,6 +130,8 @@ def _run_pipeline(env: Environment, days: list[dt.date], declared: Declarations,
         outcome.summary = pillar_summary(
             env, keys, declared.sources, published_by_dbt(declared.served), RunRecord.of(result)
         )
+    except (UnparseableDSN, MissingSecretError):
+        raise  # the environment is wrong, not a store down: the error already says which variable
     except Exception as error:  # a store the summary reads is down (S3, PostgreSQL): say so in one line
         unread = redact(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
         ran = (

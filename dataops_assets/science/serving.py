@@ -31,7 +31,7 @@ from dataops_assets.science.features import TaskFrameError, build_features, spli
 from dataops_assets.science.models import ModelError, load_model_file, train
 from dataops_assets.science.promotion import production_champion, publish_predictions
 from dataops_assets.science.snapshots import Snapshot, SnapshotError, load_snapshot, pin
-from dataops_assets.sources.catalog import get_source
+from dataops_assets.sources.catalog import load_sources
 from dataops_assets.task_declarations import Task, load_tasks
 from dataops_assets.yaml_config import InvalidConfig
 
@@ -104,7 +104,8 @@ def build_champion_predictions_asset(
 ) -> dg.AssetsDefinition:
     deps = [_input_key(name) for name in task.datasets]
     # A dimension (raw/planes) is re-published by every daily run: not new data for the days scored before.
-    dimensions = tuple(k for k in deps if k.path[0] == layout.RAW and not get_source(k.path[1]).is_daily)
+    daily = {source.name: source.is_daily for source in load_sources()}
+    dimensions = tuple(k for k in deps if k.path[0] == layout.RAW and not daily.get(k.path[1], True))
 
     @dg.asset(
         name=task.serve.table,
