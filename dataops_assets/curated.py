@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dataops_assets.names import SAFE_NAME
 from dataops_assets.paths import DBT_MANIFEST_PATH
-from dataops_assets.served import declared_tables, model_yaml
+from dataops_assets.served import declared_tables, manifest_mtime, model_yaml
 from dataops_assets.yaml_config import validation_problems
 
 
@@ -107,10 +107,4 @@ def _read(path: Path, mtime_ns: int) -> tuple[CuratedModel, ...]:
 
 def curated_models(manifest_path: Path = DBT_MANIFEST_PATH) -> dict[str, CuratedModel]:
     """Every curated model by name, read again only when dbt's manifest changes."""
-    try:
-        mtime = manifest_path.stat().st_mtime_ns
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"no dbt manifest at {manifest_path}: run `dataops source check` to build it"
-        ) from None
-    return {m.name: m for m in _read(manifest_path, mtime)}
+    return {m.name: m for m in _read(manifest_path, manifest_mtime(manifest_path))}

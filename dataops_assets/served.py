@@ -163,18 +163,23 @@ def _task_tables(files: tuple[tuple[Path, int], ...]) -> tuple[tuple[ServedTable
     return tuple(tables)
 
 
+def manifest_mtime(manifest_path: Path) -> int:
+    """When dbt's manifest last changed (what its readers cache on); a missing one says how to build it."""
+    try:
+        return manifest_path.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"no dbt manifest at {manifest_path}: run `dataops source check` to build it"
+        ) from None
+
+
 def served_tables(manifest_path: Path = DBT_MANIFEST_PATH) -> dict[str, ServedTable]:
     """Every served table by name: the dbt-declared ones and the science tasks'.
 
     Read again only when the manifest or a task changes (a reader calls this per request). The caller
     makes sure the manifest is current; a missing one is a FileNotFoundError saying how to build it.
     """
-    try:
-        mtime = manifest_path.stat().st_mtime_ns
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"no dbt manifest at {manifest_path}: run `dataops source check` to build it"
-        ) from None
+    mtime = manifest_mtime(manifest_path)
     files = tuple((p, p.stat().st_mtime_ns) for p in sorted(tasks_dir().glob("*.yaml")))
     science = _task_tables(files)
     declared = _read(manifest_path, mtime, tuple((t.name, task) for t, task in science))
