@@ -29,6 +29,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -370,15 +371,27 @@ def _write_parquet(
     get different bytes, and a content address (the sha256 of the staged file) would depend on the
     machine. DuckDB hands the rows over as Arrow batches of exactly ROW_GROUP_ROWS rows, and Arrow's
     writer makes each batch one row group.
+
+    Each batch is encoded on a second thread while DuckDB produces the next one (both release the
+    GIL): the same batches reach the writer in the same order, so the bytes are the same as on one
+    thread, and at most one batch waits to be encoded.
     """
     import pyarrow.parquet as pq
 
     batches = con.execute(query).fetch_record_batch(ROW_GROUP_ROWS)
     rows = 0
-    with pq.ParquetWriter(path, batches.schema, compression=compression) as writer:
+    with (
+        pq.ParquetWriter(path, batches.schema, compression=compression) as writer,
+        ThreadPoolExecutor(1) as encoder,
+    ):
+        encoding: Future | None = None
         for batch in batches:
-            writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+            if encoding is not None:
+                encoding.result()  # the previous row group is written before this one
+            encoding = encoder.submit(writer.write_batch, batch, row_group_size=ROW_GROUP_ROWS)
             rows += batch.num_rows
+        if encoding is not None:
+            encoding.result()
     return rows
 
 
