@@ -29,6 +29,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -209,7 +210,11 @@ def _load_exactly(
         # A declared column the file lacks (accepted only as nullable drift) lands as null.
         reader = f"(SELECT *, {', '.join(f'NULL AS {_q(c)}' for c in drift['missing'])} FROM {reader})"
     try:
-        con.execute(f"INSERT INTO checked {checked_select.replace(READER, reader)}", [file_id])
+        # The file's number is written into the query, not passed as a parameter: DuckDB imports
+        # pandas (~0.5 s) the first time a query takes Python parameters.
+        con.execute(
+            f"INSERT INTO checked SELECT {int(file_id)}, * FROM ({checked_select.replace(READER, reader)})"
+        )
     except duckdb.Error as error:
         raise RefusedFile(path, f"cannot be read as {source.format}: {quiet(error)}") from None
     if source.format == "csv":
@@ -262,11 +267,11 @@ def _row_date(source: Source) -> str:
 
 
 def _checked_select(source: Source, partition: dt.date | None, route: bool = False) -> str:
-    """The query that turns one file's text columns (from READER) into `checked` rows: the file ($1),
-    the typed columns, the row's problems (NULL when none) and, only for a row with a problem, its
-    text as JSON keyed by the file's column names. With `route`, each row also gets its partition
-    date (`_day`), for files holding many days. Each layer references the one below, so every cast
-    runs once per value."""
+    """The query that turns one file's text columns (from READER) into `checked` rows, but for the
+    file's number, which the caller puts first: the typed columns, the row's problems (NULL when
+    none) and, only for a row with a problem, its text as JSON keyed by the file's column names.
+    With `route`, each row also gets its partition date (`_day`), for files holding many days. Each
+    layer references the one below, so every cast runs once per value."""
     text, typed, failed, problems = [], [], [], []
     for i, column in enumerate(source.columns):
         name, value = _q(column.name), f"_t{i}"
@@ -300,7 +305,7 @@ def _checked_select(source: Source, partition: dt.date | None, route: bool = Fal
     # are read as text): one set of casts and checks serves every format.
     # A row's first problem wins: the partition is checked only on rows that read cleanly.
     return (
-        f"SELECT $1, {', '.join(_q(c) for c in source.column_names)}, _problem, "
+        f"SELECT {', '.join(_q(c) for c in source.column_names)}, _problem, "
         f"CASE WHEN _problem IS NOT NULL THEN CAST(to_json(struct_pack({raw})) AS VARCHAR) END"
         + (f", {day}" if route else "")
         + " FROM (SELECT *, CASE WHEN _failed THEN concat_ws('; ', "
@@ -370,15 +375,27 @@ def _write_parquet(
     get different bytes, and a content address (the sha256 of the staged file) would depend on the
     machine. DuckDB hands the rows over as Arrow batches of exactly ROW_GROUP_ROWS rows, and Arrow's
     writer makes each batch one row group.
+
+    Each batch is encoded on a second thread while DuckDB produces the next one (both release the
+    GIL): the same batches reach the writer in the same order, so the bytes are the same as on one
+    thread, and at most one batch waits to be encoded.
     """
     import pyarrow.parquet as pq
 
     batches = con.execute(query).fetch_record_batch(ROW_GROUP_ROWS)
     rows = 0
-    with pq.ParquetWriter(path, batches.schema, compression=compression) as writer:
+    with (
+        pq.ParquetWriter(path, batches.schema, compression=compression) as writer,
+        ThreadPoolExecutor(1) as encoder,
+    ):
+        encoding: Future | None = None
         for batch in batches:
-            writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+            if encoding is not None:
+                encoding.result()  # the previous row group is written before this one
+            encoding = encoder.submit(writer.write_batch, batch, row_group_size=ROW_GROUP_ROWS)
             rows += batch.num_rows
+        if encoding is not None:
+            encoding.result()
     return rows
 
 
