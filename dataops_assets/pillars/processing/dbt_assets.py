@@ -7,7 +7,6 @@ year of days is one `dbt build`, not 365.
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -33,7 +32,7 @@ METADATA_TARGETS = ("postgres",)
 def manifest_in(database: str) -> dict:
     """The parsed manifest with every model in `database`. dbt parses once, against DuckDB in memory
     (database "memory"), and the row counts and column schemas read back after a build must name the
-    run's own database (DuckDB: the file's stem; PostgreSQL: the database), or they name none."""
+    run's own database, or they name none."""
     manifest = json.loads(ensure_manifest().read_text())
     for node in manifest["nodes"].values():  # models, and the tests the column reader looks up too
         if node.get("database") is not None:
@@ -53,7 +52,7 @@ def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: 
         if warehouse.dbt_target() not in METADATA_TARGETS:
             yield from dbt.cli(["build", *extra], context=context).stream()
             return
-        database = env.get("DATAOPS_PG_DATABASE") or Path(env["DATAOPS_WAREHOUSE_PATH"]).stem
+        database = env["DATAOPS_PG_DATABASE"]
         invocation = dbt.cli(["build", *extra], context=context)
         # The invocation takes the assets' manifest whatever `manifest=` says; its node ids, and so the
         # asset keys, are the same in the run's database.
@@ -63,14 +62,9 @@ def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: 
         try:
             yield from invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
         finally:
-            # The adapter that read them lives on in this process: let go of the warehouse, or the next
-            # dbt build in this run (DuckDB's single writer) cannot open its file.
+            # The adapter that read them lives on in this process: let go of its connections.
             if invocation.adapter is not None:
                 invocation.adapter.cleanup_connections()
-                # dbt-duckdb keeps its database open beyond its connections, until told to close all.
-                close_all = getattr(type(invocation.adapter.connections), "close_all_connections", None)
-                if close_all is not None:
-                    close_all()
 
 
 def _model_tags(manifest_path) -> set[str]:
