@@ -280,7 +280,8 @@ class RunMonitoring(Strict):
 
 class RunRetries(Strict):
     """Whole-run retries by the daemon, for runs whose worker died (a lost ECS task, a killed process).
-    A step that failed is retried by the step policy instead (`retry_on_asset_or_op_failure` false)."""
+    A step that failed is retried by the step policy instead (`retry_on_asset_or_op_failure` false),
+    and a landing run whose step still failed, by the landing sensor."""
 
     max_retries: int = Field(0, ge=0, le=10)
     retry_on_asset_or_op_failure: bool = False
