@@ -241,7 +241,7 @@ def landing_sensor(env: Environment, sources: tuple[Source, ...]) -> dg.SensorDe
     @dg.sensor(
         name=LANDING_SENSOR,
         job_name=DAILY_PIPELINE,
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=env.automation.landing_interval_seconds,
         default_status=_status(env.automation.sensors),
         description="Requests a run of the daily pipeline for the days whose landing files appeared or "
         "changed, one run per range of consecutive days: a file of one day touches its day; a file "

@@ -231,6 +231,12 @@ class Automation(Strict):
         6, ge=0, le=23, description="Local hour (data_scope.timezone) of the daily run"
     )
     schedule_minute: int = Field(0, ge=0, le=59)
+    landing_interval_seconds: int = Field(
+        60,
+        ge=5,  # each look lists the landing zone (an S3 listing where it is on S3)
+        le=3600,
+        description="How often the landing sensor looks for new files: most of a landed day's wait",
+    )
 
 
 class DataScope(Strict):
