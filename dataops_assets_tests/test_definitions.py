@@ -316,6 +316,17 @@ def test_automation_status_follows_the_environment_file(env, tmp_path, monkeypat
         assert defs_on.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING, name
 
 
+def test_the_landing_sensor_looks_as_often_as_the_environment_file_says(defs, env):
+    from dataops_assets.automation.sensors import landing_sensor
+    from dataops_assets.sources.catalog import load_sources
+
+    assert defs.resolve_sensor_def("landing_zone_sensor").minimum_interval_seconds == 60  # the default
+    quicker = env.model_copy(
+        update={"automation": env.automation.model_copy(update={"landing_interval_seconds": 15})}
+    )
+    assert landing_sensor(quicker, load_sources()).minimum_interval_seconds == 15
+
+
 def test_serving_assets_have_freshness_and_automation(graph, served_tables):
     import dagster as dg
 

@@ -41,6 +41,13 @@ def test_a_bad_value_is_an_error_naming_the_key(tmp_path):
         load_yaml_model(path, Environment)
 
 
+@pytest.mark.parametrize("seconds", [1, 7200])
+def test_a_landing_interval_out_of_range_is_refused_naming_the_key(tmp_path, seconds):
+    path = _write(tmp_path, "testing", automation={"landing_interval_seconds": seconds})
+    with pytest.raises(InvalidConfig, match=r"automation\.landing_interval_seconds: Input should be"):
+        load_yaml_model(path, Environment)
+
+
 def test_name_must_match_file(tmp_path):
     path = _write(tmp_path, "testing", name="sandbox")
     with pytest.raises(InvalidConfig, match="must match the file name"):

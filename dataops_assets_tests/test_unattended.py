@@ -1,6 +1,6 @@
 """Running unattended is safe under any Dagster instance: runs that touch the DuckDB warehouse take it in
 turn whatever `dagster.yaml` is in force (none at all: no pool limits anything), and a landing run that
-failed is requested again unless the instance retries runs itself.
+failed is run again, by the instance's run retries or else by the landing sensor.
 
 The last test is the platform running unattended: `dagster-daemon` (and the code server it starts) on
 a staging-shaped environment; files land in S3 and, with no further command, their rows reach the
@@ -149,15 +149,44 @@ def test_a_failed_landing_run_is_requested_again_a_bounded_number_of_times(tmp_p
     ]
 
 
-def test_an_instance_that_retries_runs_itself_is_left_to_do_so(tmp_path):
-    with dg.instance_for_test(overrides={"run_retries": {"enabled": True}}) as instance:
+STAGING_RUN_RETRIES = {"enabled": True, "max_retries": 2, "retry_on_asset_or_op_failure": False}
+
+
+@pytest.mark.parametrize(
+    ("run_retries", "run_tags", "requested_again"),
+    [
+        pytest.param({"enabled": True}, {}, False, id="the-instance-retries-failed-steps"),
+        pytest.param(STAGING_RUN_RETRIES, {}, True, id="the-instance-retries-no-failed-step"),
+        pytest.param(
+            STAGING_RUN_RETRIES,
+            {"dagster/retry_on_asset_or_op_failure": "true"},
+            False,
+            id="the-run-asks-for-its-failed-steps-to-be-retried",
+        ),
+        pytest.param(
+            STAGING_RUN_RETRIES, {"dagster/will_retry": "true"}, False, id="dagster-says-it-retries-the-run"
+        ),
+        pytest.param(
+            {"enabled": True}, {"dagster/will_retry": "false"}, True, id="dagster-says-it-does-not-retry-it"
+        ),
+    ],
+)
+def test_a_failed_landing_run_is_run_again_by_the_instance_or_the_sensor_never_neither(
+    tmp_path, run_retries, run_tags, requested_again
+):
+    """Shared environments retry whole runs but not failed steps (`retry_on_asset_or_op_failure`
+    false): a run whose step outlasted its own retries is then the sensor's to request again."""
+    with dg.instance_for_test(overrides={"run_retries": run_retries}) as instance:
         _landing_run(
             instance,
             dg.DagsterRunStatus.FAILURE,
             "2013-01-02..2013-01-02@abc",
             **{PARTITION_TAG: "2013-01-02"},
+            **run_tags,
         )
-        assert _tick(instance, tmp_path) == []
+        requests = _tick(instance, tmp_path)
+    again = [("2013-01-02..2013-01-02@abc#2", "2013-01-02")] if requested_again else []
+    assert [(r.run_key, r.partition_key) for r in requests] == again
 
 
 # --- several days landed at once, under a bare DAGSTER_HOME ------------------------------------------

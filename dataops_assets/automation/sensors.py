@@ -178,14 +178,31 @@ def run_requests(
     return requests
 
 
+def retried_by_the_instance(run: dg.DagsterRun, instance: dg.DagsterInstance) -> bool:
+    """Whether Dagster's daemon re-executes this failed run itself (`run_retries` in dagster.yaml).
+    Dagster tags a failed run with its answer (`dagster/will_retry`); until it has, the answer is
+    predicted the way Dagster decides it for a failed step: no retry when `retry_on_asset_or_op_failure`
+    (the run's tag, else the instance's) is false. That is the shared environments' setting, so a step
+    that outlasted its own retries (S3 or PostgreSQL down for longer) is left to the landing sensor."""
+    from dagster._core.storage.tags import RETRY_ON_ASSET_OR_OP_FAILURE_TAG, WILL_RETRY_TAG
+    from dagster._utils.tags import get_boolean_tag_value
+
+    if not instance.run_retries_enabled:
+        return False
+    if WILL_RETRY_TAG in run.tags:
+        return get_boolean_tag_value(run.tags[WILL_RETRY_TAG])
+    return get_boolean_tag_value(
+        run.tags.get(RETRY_ON_ASSET_OR_OP_FAILURE_TAG),
+        default_value=instance.run_retries_retry_on_asset_or_op_failure,
+    )
+
+
 def retry_requests(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
     """The landing runs that failed, requested once more each (up to LANDING_ATTEMPTS runs in all), so
-    that no landed day is left behind by a transient failure. Only where the instance does not retry
-    runs itself (`run_retries` in dagster.yaml): a bare DAGSTER_HOME does not. The run key names the
-    attempt, so each is requested once, across ticks; a day whose file is bad fails its attempts and
-    stays failed, saying why, until a corrected file lands."""
-    if instance.run_retries_enabled:
-        return []
+    that no landed day is left behind by a transient failure: each failed run is run again either by
+    the instance (see `retried_by_the_instance`) or by this, never by neither nor both. The run key
+    names the attempt, so each is requested once, across ticks; a day whose file is bad fails its
+    attempts and stays failed, saying why, until a corrected file lands."""
     failed = instance.get_runs(
         filters=dg.RunsFilter(
             job_name=DAILY_PIPELINE,
@@ -197,7 +214,11 @@ def retry_requests(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
     requests = []
     for run in failed:
         attempt = int(run.tags.get(ATTEMPT_TAG, "1"))
-        if attempt >= LANDING_ATTEMPTS or RUN_KEY_TAG not in run.tags:
+        if (
+            attempt >= LANDING_ATTEMPTS
+            or RUN_KEY_TAG not in run.tags
+            or retried_by_the_instance(run, instance)
+        ):
             continue
         window = {
             t: run.tags[t] for t in (PARTITION_RANGE_START_TAG, PARTITION_RANGE_END_TAG) if t in run.tags
@@ -220,12 +241,12 @@ def landing_sensor(env: Environment, sources: tuple[Source, ...]) -> dg.SensorDe
     @dg.sensor(
         name=LANDING_SENSOR,
         job_name=DAILY_PIPELINE,
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=env.automation.landing_interval_seconds,
         default_status=_status(env.automation.sensors),
         description="Requests a run of the daily pipeline for the days whose landing files appeared or "
         "changed, one run per range of consecutive days: a file of one day touches its day; a file "
         "holding many days, exactly the days it holds. A landing run that failed is requested again "
-        f"(up to {LANDING_ATTEMPTS} runs) unless the instance retries runs itself.",
+        f"(up to {LANDING_ATTEMPTS} runs) unless the instance retries that run itself.",
     )
     def sense(context: dg.SensorEvaluationContext, landing: LandingZone, cold_storage: ColdStorage):
         if on_s3:

@@ -231,6 +231,12 @@ class Automation(Strict):
         6, ge=0, le=23, description="Local hour (data_scope.timezone) of the daily run"
     )
     schedule_minute: int = Field(0, ge=0, le=59)
+    landing_interval_seconds: int = Field(
+        60,
+        ge=5,  # each look lists the landing zone (an S3 listing where it is on S3)
+        le=3600,
+        description="How often the landing sensor looks for new files: most of a landed day's wait",
+    )
 
 
 class DataScope(Strict):
@@ -280,7 +286,8 @@ class RunMonitoring(Strict):
 
 class RunRetries(Strict):
     """Whole-run retries by the daemon, for runs whose worker died (a lost ECS task, a killed process).
-    A step that failed is retried by the step policy instead (`retry_on_asset_or_op_failure` false)."""
+    A step that failed is retried by the step policy instead (`retry_on_asset_or_op_failure` false),
+    and a landing run whose step still failed, by the landing sensor."""
 
     max_retries: int = Field(0, ge=0, le=10)
     retry_on_asset_or_op_failure: bool = False
