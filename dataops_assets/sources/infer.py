@@ -25,6 +25,8 @@ from dataops_assets.names import SAFE_NAME
 from dataops_assets.refused import column_list, quiet
 from dataops_assets.sources.model import DATE_TYPES, file_name_key
 from dataops_assets.sql import exact_path
+from dataops_assets.sql import identifier as _ident
+from dataops_assets.sql import literal as _lit
 
 if TYPE_CHECKING:
     import duckdb
@@ -83,14 +85,6 @@ def safe_names(headers: list[str]) -> list[str]:
             name = f"{base[: 63 - len(str(n)) - 1]}_{n}"
         names.append(name)
     return names
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _format_of(path: Path) -> str:
