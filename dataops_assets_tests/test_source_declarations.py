@@ -371,6 +371,23 @@ def test_infer_refuses_what_cannot_be_ingested(tmp_path):
         infer_source(dates, "d", "nope")
 
 
+@pytest.mark.parametrize("name", ["*.csv", "?ther.csv", "[o]ther.csv"])
+def test_infer_and_check_read_a_sample_named_like_a_glob_as_itself(tmp_path, name):
+    """DuckDB reads every path as a glob: a sample named `*.csv` beside another CSV must be read
+    alone, by infer and by `source check`'s dry run (issue 18, finding 4)."""
+    _csv(tmp_path / "other.csv", ["when", "amount", "note"], [["2024-01-01", "1.5", "x"]] * 3)
+    sample = _csv(tmp_path / name, ["taken_at", "n"], [["2024-03-01", "1"], ["2024-03-02", "2"]])
+    drafted = infer_source(sample, "counts", "taken_at")
+    assert yaml.safe_load(drafted)["columns"] == [
+        {"name": "taken_at", "type": "date"},
+        {"name": "n", "type": "integer"},
+    ]
+    declaration = tmp_path / "counts.yaml"
+    declaration.write_text(drafted)
+    checked = dry_run(load_yaml_model(declaration, Source), sample)
+    assert (checked.rows_read, checked.landed, checked.quarantined) == (2, 2, 0)
+
+
 # --- serve declarations -------------------------------------------------------------------------------
 
 

@@ -24,6 +24,9 @@ import yaml
 from dataops_assets.names import SAFE_NAME
 from dataops_assets.refused import column_list, quiet
 from dataops_assets.sources.model import DATE_TYPES, file_name_key
+from dataops_assets.sql import exact_path
+from dataops_assets.sql import identifier as _ident
+from dataops_assets.sql import literal as _lit
 
 if TYPE_CHECKING:
     import duckdb
@@ -84,14 +87,6 @@ def safe_names(headers: list[str]) -> list[str]:
     return names
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _format_of(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
@@ -105,13 +100,14 @@ def _format_of(path: Path) -> str:
     )
 
 
-def _csv_dialect(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, str, list[str]]:
-    """(delimiter, quote, header) of a CSV file, the header read as ingestion reads it."""
+def _csv_dialect(con: duckdb.DuckDBPyConnection, path: Path, readable: Path) -> tuple[str, str, list[str]]:
+    """(delimiter, quote, header) of a CSV file, the header read as ingestion reads it; DuckDB reads
+    `readable`, the path naming the file exactly."""
     import duckdb
 
     try:
         delimiter, quote, has_header = con.execute(
-            f"SELECT Delimiter, Quote, HasHeader FROM sniff_csv({_lit(str(path))})"
+            f"SELECT Delimiter, Quote, HasHeader FROM sniff_csv({_lit(str(readable))})"
         ).fetchone()
     except duckdb.Error as error:
         raise CannotInfer(f"{path}: not a CSV file DuckDB can read ({quiet(error)})") from None
@@ -133,25 +129,28 @@ def _csv_dialect(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, str, 
     return delimiter, quote, header
 
 
-def _load_sample(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> tuple[list[str], dict]:
-    """The sample as table `sample` of text columns c0, c1, …; the headers and the CSV options."""
+def _load_sample(
+    con: duckdb.DuckDBPyConnection, path: Path, readable: Path, kind: str
+) -> tuple[list[str], dict]:
+    """The sample as table `sample` of text columns c0, c1, …; the headers and the CSV options.
+    DuckDB reads `readable`, the path naming the file exactly; messages name `path`."""
     import duckdb
 
     options: dict = {}
     if kind == "csv":
-        delimiter, quote, headers = _csv_dialect(con, path)
+        delimiter, quote, headers = _csv_dialect(con, path, readable)
         columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(headers))) + "}"
         reader = (
-            f"read_csv({_lit(str(path))}, header=true, columns={columns}, delim={_lit(delimiter)}, "
+            f"read_csv({_lit(str(readable))}, header=true, columns={columns}, delim={_lit(delimiter)}, "
             f"quote={_lit(quote)}, escape={_lit(quote)}, auto_detect=false, ignore_errors=true)"
         )
         if delimiter != ",":
             options["delimiter"] = delimiter
     else:
         source = (
-            f"read_json({_lit(str(path))}, format='auto')"
+            f"read_json({_lit(str(readable))}, format='auto')"
             if kind == "json"
-            else f"read_parquet({_lit(str(path))})"
+            else f"read_parquet({_lit(str(readable))})"
         )
         try:
             headers = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
@@ -365,7 +364,9 @@ def infer_source(path: Path, name: str, partition_date: str | None = None) -> st
     kind = _format_of(path)
     con = duckdb.connect()
     try:
-        headers, csv_options = _load_sample(con, path, kind)
+        # A file named `*.csv` is read as itself, never as a glob over its neighbours.
+        with exact_path(path) as readable:
+            headers, csv_options = _load_sample(con, path, readable, kind)
         (rows,) = con.execute("SELECT count(*) FROM sample").fetchone()
         if rows == 0:
             raise CannotInfer(f"{path}: no rows to infer types from")

@@ -24,7 +24,6 @@ import csv
 import datetime as dt
 import functools
 import os
-import re
 import shutil
 import tempfile
 from collections import Counter
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from dataops_assets.refused import RefusedFile, column_list, quiet
 from dataops_assets.sources.model import DUCKDB_TYPES, Column, Source, file_name_key
+from dataops_assets.sql import exact_path
 from dataops_assets.sql import identifier as _q
 from dataops_assets.sql import literal as _lit
 
@@ -83,7 +83,6 @@ class IngestOutcome:
 # The first bytes of formats a landing file is sometimes mistaken for.
 MAGIC = {b"PAR1": "a Parquet file", b"\x1f\x8b": "gzip-compressed", b"PK\x03\x04": "a zip archive"}
 HEADER_LIMIT = 1 << 20  # a header line longer than this is not a header
-PLAIN_SUFFIX = re.compile(r"\.[A-Za-z0-9]+")
 
 
 def _sniff(path: Path, source: Source) -> bytes:
@@ -141,25 +140,12 @@ def _check_columns(path: Path, found: list[str], source: Source) -> dict[str, li
     return {k: v for k, v in (("extra", extra), ("missing", [c.in_file for c in missing])) if v}
 
 
-@contextlib.contextmanager
-def _exact_path(path: Path) -> Iterator[Path]:
-    """A path DuckDB reads as exactly this file. DuckDB expands `*`, `?` and `[…]` in every path it is
-    given, and a landing file may be named `*.csv`: a symlink with a plain name can match nothing else."""
-    links = Path(tempfile.mkdtemp(prefix="dataops-landing-"))
-    link = links / ("file" + (path.suffix if PLAIN_SUFFIX.fullmatch(path.suffix) else ""))
-    try:  # the suffix stays: DuckDB infers compression (.gz, .zst) from it
-        link.symlink_to(path.absolute())
-        yield link
-    finally:
-        shutil.rmtree(links, ignore_errors=True)
-
-
 def _load_file(
     con: duckdb.DuckDBPyConnection, path: Path, file_id: int, source: Source, checked_select: str
 ) -> dict:
     """Append one file's records to `checked` (through `checked_select`) and its unparseable lines
     to `rejected`, reading it through a path that names it exactly; return its schema drift."""
-    with _exact_path(path) as readable:
+    with exact_path(path) as readable:
         return _load_exactly(con, path, readable, file_id, source, checked_select)
 
 
