@@ -33,14 +33,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dataops_assets.pillars.ingestion import plain_csv
 from dataops_assets.refused import RefusedFile, column_list, quiet
 from dataops_assets.sources.model import DUCKDB_TYPES, Column, Source, file_name_key
 from dataops_assets.sql import exact_path
 from dataops_assets.sql import identifier as _q
 from dataops_assets.sql import literal as _lit
 
-if TYPE_CHECKING:  # imported where used: the code location loads without DuckDB
+if TYPE_CHECKING:  # imported where used: the code location loads without DuckDB or polars
     import duckdb
+    import polars as pl
 
 INTEGER_TEXT = r"^\s*[+-]?[0-9]+\s*$"
 DUPLICATE = "duplicate primary key (an earlier row with the same key landed)"
@@ -403,22 +405,34 @@ def _finish(
     outcome.rows_landed = _write_parquet(
         con, f"SELECT {cols} FROM checked WHERE _problem IS NULL", landed_path, "zstd"
     )
-    file_list = "[" + ", ".join(_lit(n) for n in outcome.files) + "]"
+    _write_quarantine(con, outcome.files, record, quarantine_path)
+    (read_bad,) = con.execute("SELECT count(*) FROM rejected").fetchone()
+    outcome.rows_read = read_ok + read_bad
+    outcome.rows_quarantined = _count_reasons(con, quarantine_path, outcome.reasons)
+
+
+def _write_quarantine(con: duckdb.DuckDBPyConnection, files: list[str], record: str, path: Path) -> None:
+    """Write the checked rows with a problem and the rejected lines, file by file in order."""
+    file_list = "[" + ", ".join(_lit(n) for n in files) + "]"
     _write_parquet(
         con,
         f"SELECT {file_list}[_file + 1] AS source_file, {record} AS record, NULL::BIGINT AS line, "
         "_problem AS reason, _raw AS raw FROM checked WHERE _problem IS NOT NULL "
         f"UNION ALL SELECT {file_list}[_file + 1], NULL, _line, reason, raw FROM rejected "
         "ORDER BY source_file, record NULLS LAST, line",
-        quarantine_path,
+        path,
     )
-    (read_bad,) = con.execute("SELECT count(*) FROM rejected").fetchone()
-    outcome.rows_read = read_ok + read_bad
+
+
+def _count_reasons(con: duckdb.DuckDBPyConnection, quarantine_path: Path, reasons: Counter) -> int:
+    """Count the quarantine file's rows into `reasons` by kind; return how many there are."""
+    total = 0
     for reason, n in con.execute(
         f"SELECT reason, count(*) FROM read_parquet({_lit(str(quarantine_path))}) GROUP BY ALL"
     ).fetchall():
-        outcome.reasons[_reason_kind(reason)] += n
-        outcome.rows_quarantined += n
+        reasons[_reason_kind(reason)] += n
+        total += n
+    return total
 
 
 def validate_partition(
@@ -437,6 +451,11 @@ def validate_partition(
     """
     names = file_names or [str(f) for f in files]
     outcome = IngestOutcome(source.name, partition.isoformat() if partition else None, names)
+    if plain_csv.supported(source, files):
+        try:
+            return _validate_plain(source, files, partition, landed_path, quarantine_path, outcome)
+        except plain_csv.NotPlain:
+            outcome = IngestOutcome(source.name, outcome.partition, names)
     with _checking(source) as con:
         checked_select = _checked_select(source, partition)
         starts = []  # the rowid of each file's first record
@@ -449,6 +468,100 @@ def validate_partition(
         record = f"rowid - [{', '.join(map(str, starts))}][_file + 1] + 1"
         _finish(con, source, outcome, record, landed_path, quarantine_path)
     return outcome
+
+
+def _validate_plain(
+    source: Source,
+    files: list[Path],
+    partition: dt.date | None,
+    landed_path: Path,
+    quarantine_path: Path,
+    outcome: IngestOutcome,
+) -> IngestOutcome:
+    """`validate_partition` for files that are all plain CSV (plain_csv.py): polars reads and casts
+    them; the checking query judges the suspect rows, so each gets the reason the exact read gives it;
+    polars finds the duplicates among the clean rows and writes the landed file."""
+    import polars as pl
+
+    reads = []
+    for file_id, path in enumerate(files):
+        head = _sniff(path, source)
+        header = _csv_header(path, head, source)
+        drift = _check_columns(path, header, source)
+        reads.append(plain_csv.read(path, source, header, partition))
+        if drift:
+            outcome.drift[outcome.files[file_id]] = drift
+    frames = [r.clean.with_columns(_file=pl.lit(i, pl.Int32)) for i, r in enumerate(reads)]
+    # The few rows DuckDB must see cross as Parquet files: DuckDB imports pandas (~0.5 s) the first
+    # time a query reads a Python object.
+    landed_path.parent.mkdir(parents=True, exist_ok=True)
+    with _checking(source, ", _record BIGINT") as con, tempfile.TemporaryDirectory() as crossings:
+        crossing = Path(crossings) / "rows.parquet"
+        checked_select = _checked_select(source, partition)
+        for file_id, plain in enumerate(reads):
+            if plain.suspect.height:
+                plain.suspect.write_parquet(crossing)
+                suspect = f"read_parquet({_lit(str(crossing))})"
+                con.execute(
+                    f"INSERT INTO checked SELECT {file_id}, * FROM ({checked_select.replace(READER, suspect)}) "
+                    f"POSITIONAL JOIN (SELECT _record FROM {suspect})"
+                )
+        clean = pl.concat(frames)
+        # A suspect row the checking query finds clean (' 5' is an integer to DuckDB) lands like any other.
+        if con.execute("SELECT count(*) FROM checked WHERE _problem IS NULL").fetchone()[0]:
+            con.execute(
+                f"COPY (SELECT _file, _record, {', '.join(_q(c) for c in source.column_names)} FROM checked "
+                f"WHERE _problem IS NULL) TO {_lit(str(crossing))} (FORMAT parquet)"
+            )
+            con.execute("DELETE FROM checked WHERE _problem IS NULL")
+            judged = _as_polars_read(pl.read_parquet(crossing), clean.drop("_key_hash").schema)
+            judged = judged.with_columns(_key_hash=pl.struct(*source.primary_key).hash())
+            clean = pl.concat([clean, judged.select(clean.columns)]).sort("_file", "_record")
+        repeated = _first_seen_duplicates(clean, source.primary_key)
+        if repeated.any():
+            clean.filter(repeated).write_parquet(crossing)
+            as_text = ", ".join(f"{_q(c.in_file)} := CAST({_q(c.name)} AS VARCHAR)" for c in source.columns)
+            con.execute(
+                f"INSERT INTO checked (_file, _record, _problem, _raw) SELECT _file, _record, {_lit(DUPLICATE)}, "
+                f"CAST(to_json(struct_pack({as_text})) AS VARCHAR) FROM read_parquet({_lit(str(crossing))})"
+            )
+        quarantine_path.parent.mkdir(parents=True, exist_ok=True)
+        # Streamed through the filter: the landed rows are never a second copy in memory.
+        clean.lazy().filter(~repeated).select(source.column_names).sink_parquet(
+            landed_path, compression="zstd", row_group_size=ROW_GROUP_ROWS
+        )
+        outcome.rows_landed = clean.height - repeated.sum()
+        outcome.rows_read = sum(r.clean.height + r.suspect.height for r in reads)
+        _write_quarantine(con, outcome.files, "_record", quarantine_path)
+        outcome.rows_quarantined = _count_reasons(con, quarantine_path, outcome.reasons)
+    return outcome
+
+
+def _as_polars_read(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    """DuckDB's rows in the types polars reads: its time zone is the session's ('Etc/UTC'), not 'UTC'."""
+    import polars as pl
+
+    zones = [
+        pl.col(name).dt.convert_time_zone(kind.time_zone)
+        for name, kind in schema.items()
+        if isinstance(kind, pl.Datetime) and kind.time_zone
+    ]
+    return frame.with_columns(zones).cast(dict(schema)).select(schema.names())
+
+
+def _first_seen_duplicates(clean: pl.DataFrame, keys: tuple[str, ...]) -> pl.Series:
+    """Which rows of `clean` (in arrival order) have a key an earlier row already has. Rows whose
+    key hashes (`_key_hash`) like another's are few: only they are compared exactly."""
+    import polars as pl
+
+    # Sorting the hashes finds the repeated ones in less time and memory than a hash table of them.
+    hashes = clean.get_column("_key_hash")
+    order = hashes.arg_sort()
+    ranked = hashes.gather(order)
+    repeats = ((ranked == ranked.shift(1)) | (ranked == ranked.shift(-1))).fill_null(False)
+    candidates = order.filter(repeats).sort()
+    repeated = ~clean[candidates].select(pl.struct(*keys).is_first_distinct()).to_series()
+    return pl.repeat(False, clean.height, eager=True).scatter(candidates, repeated)
 
 
 # --- files holding many days -------------------------------------------------------------------------
@@ -507,11 +620,7 @@ def read_landed_file(
         (read_ok,) = con.execute("SELECT count(*) FROM checked").fetchone()
         (read_bad,) = con.execute("SELECT count(*) FROM rejected").fetchone()
         outcome.rows_read = read_ok + read_bad
-        for reason, n in con.execute(
-            f"SELECT reason, count(*) FROM read_parquet({_lit(str(quarantine_path))}) GROUP BY ALL"
-        ).fetchall():
-            outcome.reasons[_reason_kind(reason)] += n
-            outcome.undated += n
+        outcome.undated = _count_reasons(con, quarantine_path, outcome.reasons)
     return outcome
 
 
