@@ -39,6 +39,7 @@ BARE = {
 OURS = r"""
 import sys, tempfile, time
 from pathlib import Path
+import duckdb, numpy, polars, pyarrow.parquet  # the engines ingestion imports where it uses them
 from bench.measure import report
 from dataops_assets.pillars.ingestion.assets import ingest_partition
 from dataops_assets.pillars.raw.publish import publish_partition
