@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataops_assets.pillars.ingestion import plain_csv, validate
+from dataops_assets.pillars.ingestion import held_rows, plain_csv, validate
 from dataops_assets.pillars.ingestion.validate import RefusedFile, validate_partition
 from dataops_assets.sources.model import Source
 from dataops_assets.yaml_config import load_yaml_model
@@ -59,10 +59,15 @@ ROWS = st.lists(
 )
 
 
-def _validated(path: Path, fast: bool, monkeypatch: pytest.MonkeyPatch) -> dict | tuple:
+def _validated(path: Path, read: str, monkeypatch: pytest.MonkeyPatch) -> dict | tuple:
+    """Validate `path` the `read` way: "fast", "fast in small chunks" (a few lines each, every chunk
+    spilled to disk) or "exact"."""
     with monkeypatch.context() as patch:
-        if not fast:
-            patch.setattr(plain_csv, "supported", lambda source, files: False)
+        if read == "exact":
+            patch.setattr(plain_csv, "supported", lambda source: False)
+        if read == "fast in small chunks":
+            patch.setattr(plain_csv, "CHUNK_BYTES", 200)
+            patch.setattr(held_rows, "HELD_BYTES", 0)
         with tempfile.TemporaryDirectory() as tmp:
             landed, quarantine = Path(tmp) / "l.parquet", Path(tmp) / "q.parquet"
             try:
@@ -83,20 +88,40 @@ def test_the_fast_read_lands_and_quarantines_exactly_what_the_exact_read_does(ro
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as monkeypatch:
         path = Path(tmp) / "day.csv"
         path.write_text("\n".join([HEADER, *(",".join(r) for r in rows)]) + "\n", encoding="utf-8")
-        fast, exact = _validated(path, True, monkeypatch), _validated(path, False, monkeypatch)
-        assert fast == exact
+        exact = _validated(path, "exact", monkeypatch)
+        assert _validated(path, "fast", monkeypatch) == exact
+        assert _validated(path, "fast in small chunks", monkeypatch) == exact
+
+
+def test_each_odd_spelling_alone_in_a_row_gets_the_same_outcome_from_both_reads(tmp_path, monkeypatch):
+    """Every spelling where the readers could disagree, once, in a row otherwise clean and with a key
+    of its own (and once more re-sent as a duplicate): nothing else decides what becomes of it."""
+    good = [values[0] for values, _ in SPELLINGS.values()]
+    rows = []
+    for column, (_, odd) in enumerate(SPELLINGS.values()):
+        for spelling in odd:
+            row = [*good[:column], spelling, *good[column + 1 :]]
+            if column != 0:
+                row[0] = f"s{len(rows)}"  # a key of its own
+            rows.append(row)
+    rows += rows[-3:]  # re-sent
+    path = tmp_path / "day.csv"
+    path.write_text("\n".join([HEADER, *(",".join(r) for r in rows)]) + "\n", encoding="utf-8")
+    exact = _validated(path, "exact", monkeypatch)
+    assert exact["rows_read"] == len(rows) and 0 < exact["rows_landed"] < len(rows)
+    assert _validated(path, "fast", monkeypatch) == exact
+    assert _validated(path, "fast in small chunks", monkeypatch) == exact
 
 
 def _plain_reads(monkeypatch: pytest.MonkeyPatch) -> list:
     """Record each file the fast read finished (it raises NotPlain for the others)."""
-    finished, read = [], plain_csv.read
+    finished, chunks = [], plain_csv.chunks
 
     def spy(path, *args):
-        result = read(path, *args)
+        yield from chunks(path, *args)
         finished.append(path.name)
-        return result
 
-    monkeypatch.setattr(plain_csv, "read", spy)
+    monkeypatch.setattr(plain_csv, "chunks", spy)
     return finished
 
 
@@ -138,6 +163,6 @@ def test_a_file_that_is_not_plain_is_read_the_exact_way_with_the_same_result(
     path = tmp_path / "day.csv"
     path.write_bytes((HEADER + "\n").encode() + body.encode("latin-1"))
     finished = _plain_reads(monkeypatch)
-    fast = _validated(path, True, monkeypatch)
+    fast = _validated(path, "fast", monkeypatch)
     assert finished == [], why
-    assert fast == _validated(path, False, monkeypatch), why
+    assert fast == _validated(path, "exact", monkeypatch), why

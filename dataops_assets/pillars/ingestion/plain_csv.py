@@ -17,28 +17,40 @@ the exact way.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dataops_assets.sources.model import Column, Source
+from dataops_assets.sources.model import Column, CsvOptions, Source
 
 if TYPE_CHECKING:  # imported where used: the code location loads without polars
     import polars as pl
 
-# Bytes whose presence makes a file not plain: a quote starts a quoted field, `\r` a CRLF line end,
-# NUL is not text.
-# The typed rows are held in memory (about the file's size again): a partition of more CSV than this
-# is read the exact way, whose table spills to disk.
-SIZE_LIMIT = 128 << 20
 # DuckDB's reader rejects a line over 2 MiB (its max_line_size) and polars' does not: a file with a
-# line near that is read the exact way.
-LONGEST_LINE = 1 << 20
-SCAN_CHUNK = 1 << 24  # the byte scan reads the file 16 MiB at a time: memory stays flat
+# line of LONG_LINE + LINE_STRIDE bytes (1.5 MiB) or more is read the exact way.
+LONG_LINE = 1 << 20
+LINE_STRIDE = 1 << 19
+COMPRESSED = (".gz", ".zst", ".zstd", ".bz2", ".xz")  # suffixes DuckDB's reader decompresses
+CHUNK_BYTES = 32 << 20  # the file is read this much at a time (about 340,000 flights rows)
 # Text forms of dates and times read here; any other spelling is suspect and DuckDB reads it.
 DATE_FORMAT = ("%Y-%m-%d", 10)
 TIMESTAMP_FORMATS = (("%Y-%m-%d %H:%M:%S", 19), ("%Y-%m-%dT%H:%M:%S", 19))
 TIMESTAMPTZ_FORMATS = (("%Y-%m-%d %H:%M:%SZ", 20), ("%Y-%m-%dT%H:%M:%SZ", 20))
+
+
+def landed_types(source: Source) -> dict:
+    """The polars type each column lands as (what DuckDB's cast gives, in polars' spelling)."""
+    import polars as pl
+
+    kinds = _numbers() | {
+        "string": pl.String,
+        "boolean": pl.Boolean,
+        "date": pl.Date,
+        "timestamp": pl.Datetime("us"),
+        "timestamptz": pl.Datetime("us", "UTC"),
+    }
+    return {c.name: kinds[c.type] for c in source.columns}
 
 
 def _numbers() -> dict:
@@ -58,11 +70,8 @@ class PlainRead:
     suspect: pl.DataFrame  # the text of the suspect rows, by file column name, and `_record`
 
 
-def supported(source: Source, files: list[Path]) -> bool:
-    """Whether every column's type and options have a cast here and the files are not too large to
-    hold (else the exact read serves)."""
-    if not files or sum(f.stat().st_size for f in files) > SIZE_LIMIT:
-        return False
+def supported(source: Source) -> bool:
+    """Whether every column's type and options have a cast here (else the exact read serves)."""
     if source.format != "csv" or "" not in source.null_values or len(source.csv.delimiter.encode()) != 1:
         return False
     if any(not _castable(c) for c in source.columns):
@@ -80,38 +89,78 @@ def _castable(column: Column) -> bool:
     )
 
 
-def read(path: Path, source: Source, header: list[str], partition: dt.date | None) -> PlainRead:
-    """Read one plain CSV file whose header (already checked against the source) is `header`."""
+def chunks(path: Path, source: Source, header: list[str], partition: dt.date | None) -> Iterator[PlainRead]:
+    """Read one plain CSV file whose header (already checked against the source) is `header`, a
+    chunk of whole lines at a time: memory holds one chunk's bytes, never the whole file.
+
+    The first chunk has polars' reader parse the numbers itself (it holds less); once a value makes
+    it fail, this and every later chunk of the file are read as text and cast (one wasted parse per
+    file with bad values, not one per chunk)."""
     import polars as pl
 
-    delimiters = _delimiters(path, source.csv.quote, source.csv.delimiter)
-    try:
-        plain = _read(path, source, header, partition, parse=True)
-    except pl.exceptions.PolarsError:  # a value polars' reader refuses: the text read finds the rows
-        plain = None
-    try:
-        plain = plain or _read(path, source, header, partition, parse=False)
-    except pl.exceptions.PolarsError as error:  # a long line, bytes that are not UTF-8, ...
-        raise NotPlain(str(error)) from None
-    # polars fills a short line's missing fields with nulls; DuckDB rejects the line. Every line has
-    # len(header) - 1 delimiters exactly when the file holds that many per line in all (a line with
-    # more fails the read above).
-    lines = plain.clean.height + plain.suspect.height + 1
-    if delimiters != lines * (len(header) - 1):
-        raise NotPlain("a line has fewer fields than the header")
-    return plain
+    if path.suffix.lower() in COMPRESSED:
+        raise NotPlain("DuckDB decompresses it")
+    parse, record = True, 1
+    for data in _lines(path):
+        delimiters = _plain_delimiters(data, source.csv)
+        read = None
+        if parse:
+            try:
+                read = _read(data, record, source, header, partition, parse=True)
+            except pl.exceptions.PolarsError:  # a value polars' reader refuses: the text read finds it
+                parse = False
+        try:
+            read = read or _read(data, record, source, header, partition, parse=False)
+        except pl.exceptions.PolarsError as error:  # bytes that are not UTF-8, ...
+            raise NotPlain(str(error)) from None
+        # polars fills a short line's missing fields with nulls (and reads a blank line as a row of
+        # them), where DuckDB rejects the line; it fails on a long one. So every line has as many
+        # fields as the header exactly when the chunk holds that many delimiters in all.
+        lines = read.clean.height + read.suspect.height
+        if delimiters != lines * (len(header) - 1):
+            raise NotPlain("a line with fewer fields than the header, or a blank line")
+        parse = parse and read.suspect.height == 0
+        record += lines
+        yield read
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    """The file's lines after the header, about CHUNK_BYTES at a time, each chunk ending a line."""
+    with open(path, "rb") as handle:
+        handle.readline()  # the header, read by the caller
+        while block := handle.read(CHUNK_BYTES):
+            cut = block.rfind(b"\n") + 1 if len(block) == CHUNK_BYTES else len(block)
+            if cut == 0:  # no line ends in a whole chunk: far longer than DuckDB takes
+                raise NotPlain("a line longer than DuckDB's reader takes")
+            handle.seek(cut - len(block), 1)
+            yield block if cut == len(block) else block[:cut]
+
+
+def _plain_delimiters(data: bytes, csv: CsvOptions) -> int:
+    """How many delimiters `data` holds, after refusing quotes, `\r`, NUL and over-long lines."""
+    import numpy as np
+
+    for byte in (csv.quote.encode(), b"\r", b"\0"):
+        if data.find(byte) != -1:
+            raise NotPlain(f"holds {byte!r}")
+    # A line of LONG_LINE + LINE_STRIDE bytes or more covers a whole window [i, i + LONG_LINE) of
+    # some stride step: one find per step (a newline is a few bytes away) catches it.
+    for start in range(0, len(data) - LONG_LINE + 1, LINE_STRIDE):
+        if data.find(b"\n", start, start + LONG_LINE) == -1:
+            raise NotPlain("a line longer than DuckDB's reader takes")
+    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == ord(csv.delimiter)))
 
 
 def _read(
-    path: Path, source: Source, header: list[str], partition: dt.date | None, parse: bool
+    data: bytes, record: int, source: Source, header: list[str], partition: dt.date | None, parse: bool
 ) -> PlainRead | None:
-    """One pass over the file: the clean rows typed, with a hash of their key (for finding
-    duplicates), and the suspect rows as text.
+    """One pass over a chunk of lines (the first is record `record`): the clean rows typed, with a
+    hash of their key (for finding duplicates), and the suspect rows as text.
 
-    With `parse`, polars' reader parses the numbers itself, holding less in memory; it refuses a
-    value it cannot read (a PolarsError) rather than nulling it, and a suspect row makes the answer
-    None: only the text read keeps the suspect rows' text. Without, every value is read as text and
-    cast, and the two results stream out of one pass (the text of clean rows is never held)."""
+    With `parse`, polars' reader parses the numbers itself; it refuses a value it cannot read (a
+    PolarsError) rather than nulling it, and a suspect row makes the answer None: only the text read
+    keeps the suspect rows' text. Without, every value is read as text and cast, and the two results
+    stream out of one pass (the text of clean rows is never held)."""
     import polars as pl
 
     present = [c for c in source.columns if c.in_file in header]
@@ -136,19 +185,17 @@ def _read(
     # The text under `_text<i>`: a column's name and its name in the file may be the same.
     texts = {} if parse else {f"_text{i}": expr for i, expr in enumerate(value.values())}
     rows = pl.scan_csv(
-        path,
-        has_header=True,
+        data,
+        has_header=False,
         schema={h: parsed.get(h, pl.String) for h in header},
         separator=source.csv.delimiter,
         quote_char=None,
         null_values=list(source.null_values),
         encoding="utf8",
         row_index_name="_record",
-        row_index_offset=1,
-        glob=False,
+        row_index_offset=record,
         raise_if_empty=False,
-        low_memory=True,
-    ).select("_record", _suspect=pl.any_horizontal(problems), **typed, **texts)
+    ).select(pl.col("_record").cast(pl.Int64), _suspect=pl.any_horizontal(problems), **typed, **texts)
     key_hash = pl.struct(*source.primary_key).hash()
     if parse:
         frame = rows.select("_suspect", "_record", *typed, _key_hash=key_hash).collect(engine="streaming")
@@ -206,30 +253,3 @@ def _on_the_day(source: Source, typed: dict[str, pl.Expr], partition: dt.date | 
         return (year == partition.year) & (month == partition.month) & (day == partition.day)
     value = typed[pd.column]  # type: ignore[index]
     return (value if source.column(pd.column).type == "date" else value.dt.date()) == partition  # type: ignore[arg-type]
-
-
-def _delimiters(path: Path, quote: str, delimiter: str) -> int:
-    """How many times the one-byte `delimiter` occurs in the file, after refusing bytes and lines
-    that make it not plain. Read 16 MiB at a time into one buffer: the file never counts in the
-    process's memory."""
-    import numpy as np
-
-    code, buffer = ord(delimiter), bytearray(SCAN_CHUNK)
-    count = offset = line_start = longest = 0
-    with open(path, "rb") as handle:
-        while size := handle.readinto(buffer):
-            chunk = np.frombuffer(buffer, dtype=np.uint8, count=size)
-            if offset == 0 and bytes(buffer[:3]) == b"\xef\xbb\xbf":
-                raise NotPlain("a UTF-8 byte order mark")
-            for byte in (quote.encode(), b"\r", b"\0"):
-                if buffer.find(byte, 0, size) != -1:
-                    raise NotPlain(f"holds {byte!r}")
-            count += int(np.count_nonzero(chunk == code))
-            ends = np.flatnonzero(chunk == ord("\n")) + offset
-            if ends.size:
-                longest = max(longest, int(ends[0]) - line_start, int(np.diff(ends).max(initial=0)))
-                line_start = int(ends[-1]) + 1
-            offset += size
-    if max(longest, offset - line_start) > LONGEST_LINE:
-        raise NotPlain("a line longer than DuckDB's reader takes")
-    return count

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataops_assets.pillars.ingestion import plain_csv
+from dataops_assets.pillars.ingestion.held_rows import HeldRows
 from dataops_assets.refused import RefusedFile, column_list, quiet
 from dataops_assets.sources.model import DUCKDB_TYPES, Column, Source, file_name_key
 from dataops_assets.sql import exact_path
@@ -451,7 +452,7 @@ def validate_partition(
     """
     names = file_names or [str(f) for f in files]
     outcome = IngestOutcome(source.name, partition.isoformat() if partition else None, names)
-    if plain_csv.supported(source, files):
+    if files and plain_csv.supported(source):
         try:
             return _validate_plain(source, files, partition, landed_path, quarantine_path, outcome)
         except plain_csv.NotPlain:
@@ -479,89 +480,81 @@ def _validate_plain(
     outcome: IngestOutcome,
 ) -> IngestOutcome:
     """`validate_partition` for files that are all plain CSV (plain_csv.py): polars reads and casts
-    them; the checking query judges the suspect rows, so each gets the reason the exact read gives it;
-    polars finds the duplicates among the clean rows and writes the landed file."""
+    them a chunk at a time; the checking query judges the suspect rows, so each gets the reason the
+    exact read gives it; the clean rows are held (held_rows.py) until the duplicates are known."""
     import polars as pl
 
-    reads = []
+    headers = []
     for file_id, path in enumerate(files):
-        head = _sniff(path, source)
-        header = _csv_header(path, head, source)
-        drift = _check_columns(path, header, source)
-        reads.append(plain_csv.read(path, source, header, partition))
-        if drift:
+        headers.append(_csv_header(path, _sniff(path, source), source))
+        if drift := _check_columns(path, headers[-1], source):
             outcome.drift[outcome.files[file_id]] = drift
-    frames = [r.clean.with_columns(_file=pl.lit(i, pl.Int32)) for i, r in enumerate(reads)]
-    # The few rows DuckDB must see cross as Parquet files: DuckDB imports pandas (~0.5 s) the first
-    # time a query reads a Python object.
+    types = plain_csv.landed_types(source)
     landed_path.parent.mkdir(parents=True, exist_ok=True)
-    with _checking(source, ", _record BIGINT") as con, tempfile.TemporaryDirectory() as crossings:
-        crossing = Path(crossings) / "rows.parquet"
+    quarantine_path.parent.mkdir(parents=True, exist_ok=True)
+    with _checking(source, ", _record BIGINT") as con, tempfile.TemporaryDirectory() as work:
+        # The few rows DuckDB must see cross as a Parquet file: DuckDB imports pandas (~0.5 s) the
+        # first time a query reads a Python object.
+        crossing = Path(work) / "crossing.parquet"
+        held = HeldRows(Path(work), types)
         checked_select = _checked_select(source, partition)
-        for file_id, plain in enumerate(reads):
-            if plain.suspect.height:
-                plain.suspect.write_parquet(crossing)
-                suspect = f"read_parquet({_lit(str(crossing))})"
-                con.execute(
-                    f"INSERT INTO checked SELECT {file_id}, * FROM ({checked_select.replace(READER, suspect)}) "
-                    f"POSITIONAL JOIN (SELECT _record FROM {suspect})"
-                )
-        clean = pl.concat(frames)
-        # A suspect row the checking query finds clean (' 5' is an integer to DuckDB) lands like any other.
-        if con.execute("SELECT count(*) FROM checked WHERE _problem IS NULL").fetchone()[0]:
-            con.execute(
-                f"COPY (SELECT _file, _record, {', '.join(_q(c) for c in source.column_names)} FROM checked "
-                f"WHERE _problem IS NULL) TO {_lit(str(crossing))} (FORMAT parquet)"
-            )
-            con.execute("DELETE FROM checked WHERE _problem IS NULL")
-            judged = _as_polars_read(pl.read_parquet(crossing), clean.drop("_key_hash").schema)
-            judged = judged.with_columns(_key_hash=pl.struct(*source.primary_key).hash())
-            clean = pl.concat([clean, judged.select(clean.columns)]).sort("_file", "_record")
-        repeated = _first_seen_duplicates(clean, source.primary_key)
-        if repeated.any():
-            clean.filter(repeated).write_parquet(crossing)
+        for file_id, (path, header) in enumerate(zip(files, headers, strict=True)):
+            for chunk in plain_csv.chunks(path, source, header, partition):
+                outcome.rows_read += chunk.clean.height + chunk.suspect.height
+                clean = chunk.clean.with_columns(_file=pl.lit(file_id, pl.Int32))
+                if chunk.suspect.height:
+                    judged = _judge(con, chunk.suspect, file_id, checked_select, crossing, types)
+                    if judged.height:  # ' 5' is an integer to DuckDB: such a row lands like any other
+                        judged = judged.with_columns(_key_hash=pl.struct(*source.primary_key).hash())
+                        clean = pl.concat([clean, judged.select(clean.columns)]).sort("_record")
+                held.add(clean)
+        duplicates = held.duplicates(source.primary_key)
+        if duplicates.height:
+            duplicates.write_parquet(crossing)
             as_text = ", ".join(f"{_q(c.in_file)} := CAST({_q(c.name)} AS VARCHAR)" for c in source.columns)
             con.execute(
                 f"INSERT INTO checked (_file, _record, _problem, _raw) SELECT _file, _record, {_lit(DUPLICATE)}, "
                 f"CAST(to_json(struct_pack({as_text})) AS VARCHAR) FROM read_parquet({_lit(str(crossing))})"
             )
-        quarantine_path.parent.mkdir(parents=True, exist_ok=True)
-        # Streamed through the filter: the landed rows are never a second copy in memory.
-        clean.lazy().filter(~repeated).select(source.column_names).sink_parquet(
-            landed_path, compression="zstd", row_group_size=ROW_GROUP_ROWS
-        )
-        outcome.rows_landed = clean.height - repeated.sum()
-        outcome.rows_read = sum(r.clean.height + r.suspect.height for r in reads)
+        outcome.rows_landed = held.sink(landed_path, duplicates.get_column("_row"), ROW_GROUP_ROWS)
         _write_quarantine(con, outcome.files, "_record", quarantine_path)
         outcome.rows_quarantined = _count_reasons(con, quarantine_path, outcome.reasons)
     return outcome
 
 
-def _as_polars_read(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
-    """DuckDB's rows in the types polars reads: its time zone is the session's ('Etc/UTC'), not 'UTC'."""
+def _judge(
+    con: duckdb.DuckDBPyConnection,
+    suspect: pl.DataFrame,
+    file_id: int,
+    checked_select: str,
+    crossing: Path,
+    types: dict,
+) -> pl.DataFrame:
+    """Put the suspect rows (their text) through the checking query: those with a problem stay in
+    `checked`; return the others, typed as polars reads them (`_file`, `_record`, the columns)."""
     import polars as pl
 
+    suspect.write_parquet(crossing)
+    rows = f"read_parquet({_lit(str(crossing))})"
+    con.execute(
+        f"INSERT INTO checked SELECT {file_id}, * FROM ({checked_select.replace(READER, rows)}) "
+        f"POSITIONAL JOIN (SELECT _record FROM {rows})"
+    )
+    (clean,) = con.execute("SELECT count(*) FROM checked WHERE _problem IS NULL").fetchone()
+    if not clean:
+        return pl.DataFrame()
+    con.execute(
+        f"COPY (SELECT _file, _record, {', '.join(_q(c) for c in types)} FROM checked WHERE _problem IS NULL) "
+        f"TO {_lit(str(crossing))} (FORMAT parquet)"
+    )
+    con.execute("DELETE FROM checked WHERE _problem IS NULL")
+    # DuckDB's time zone is its session's ('Etc/UTC'), polars' 'UTC': the same instants.
     zones = [
         pl.col(name).dt.convert_time_zone(kind.time_zone)
-        for name, kind in schema.items()
+        for name, kind in types.items()
         if isinstance(kind, pl.Datetime) and kind.time_zone
     ]
-    return frame.with_columns(zones).cast(dict(schema)).select(schema.names())
-
-
-def _first_seen_duplicates(clean: pl.DataFrame, keys: tuple[str, ...]) -> pl.Series:
-    """Which rows of `clean` (in arrival order) have a key an earlier row already has. Rows whose
-    key hashes (`_key_hash`) like another's are few: only they are compared exactly."""
-    import polars as pl
-
-    # Sorting the hashes finds the repeated ones in less time and memory than a hash table of them.
-    hashes = clean.get_column("_key_hash")
-    order = hashes.arg_sort()
-    ranked = hashes.gather(order)
-    repeats = ((ranked == ranked.shift(1)) | (ranked == ranked.shift(-1))).fill_null(False)
-    candidates = order.filter(repeats).sort()
-    repeated = ~clean[candidates].select(pl.struct(*keys).is_first_distinct()).to_series()
-    return pl.repeat(False, clean.height, eager=True).scatter(candidates, repeated)
+    return pl.read_parquet(crossing).with_columns(zones).cast(types)
 
 
 # --- files holding many days -------------------------------------------------------------------------
