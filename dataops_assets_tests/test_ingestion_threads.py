@@ -24,7 +24,7 @@ ROWS = 3 * validate.ROW_GROUP_ROWS + 1_000  # several row groups, the last one s
 CHILD = """
 import json, os, sys
 from pathlib import Path
-from dataops_assets.pillars.ingestion import validate
+from dataops_assets.pillars.ingestion import held_rows, plain_csv, validate
 from dataops_assets.pillars.ingestion.assets import ingest_partition
 from dataops_assets.pillars.raw.publish import publish_partition
 from dataops_assets.resources.cold_storage import LocalColdStorage
@@ -33,6 +33,8 @@ from dataops_assets.sources.catalog import get_source
 
 zone, day, threads, out = sys.argv[1:]
 validate._database(os.getpid()).execute(f"SET threads = {threads}")
+# The fast read in 1 MiB chunks, every one spilled to disk: row groups must not follow the chunks.
+plain_csv.CHUNK_BYTES, held_rows.HELD_BYTES = 1 << 20, 0
 cold, workdir = LocalColdStorage(root=f"{out}/cold"), Path(out) / "work"
 workdir.mkdir()
 outcome = ingest_partition(get_source("flights"), day, LocalLandingZone(root=zone), cold, workdir)

@@ -23,6 +23,7 @@ import contextlib
 import csv
 import datetime as dt
 import functools
+import itertools
 import os
 import shutil
 import tempfile
@@ -492,25 +493,28 @@ def _validate_plain(
     types = plain_csv.landed_types(source)
     landed_path.parent.mkdir(parents=True, exist_ok=True)
     quarantine_path.parent.mkdir(parents=True, exist_ok=True)
-    with _checking(source, ", _record BIGINT") as con, tempfile.TemporaryDirectory() as work:
-        # The few rows DuckDB must see cross as a Parquet file: DuckDB imports pandas (~0.5 s) the
-        # first time a query reads a Python object.
-        crossing = Path(work) / "crossing.parquet"
-        held = HeldRows(Path(work), types)
+    with (
+        _checking(source, ", _record BIGINT") as con,
+        tempfile.TemporaryDirectory() as work,
+        HeldRows(Path(work), types) as held,
+    ):
+        # The few rows DuckDB must see cross as Parquet files: DuckDB imports pandas (~0.5 s) the
+        # first time a query reads a Python object. A new name each time: DuckDB caches what it read.
+        crossings = (Path(work) / f"crossing-{n}.parquet" for n in itertools.count())
         checked_select = _checked_select(source, partition)
         for file_id, (path, header) in enumerate(zip(files, headers, strict=True)):
             for chunk in plain_csv.chunks(path, source, header, partition):
                 outcome.rows_read += chunk.clean.height + chunk.suspect.height
                 clean = chunk.clean.with_columns(_file=pl.lit(file_id, pl.Int32))
                 if chunk.suspect.height:
-                    judged = _judge(con, chunk.suspect, file_id, checked_select, crossing, types)
+                    judged = _judge(con, chunk.suspect, file_id, checked_select, crossings, types)
                     if judged.height:  # ' 5' is an integer to DuckDB: such a row lands like any other
                         judged = judged.with_columns(_key_hash=pl.struct(*source.primary_key).hash())
                         clean = pl.concat([clean, judged.select(clean.columns)]).sort("_record")
                 held.add(clean)
         duplicates = held.duplicates(source.primary_key)
         if duplicates.height:
-            duplicates.write_parquet(crossing)
+            duplicates.write_parquet(crossing := next(crossings))
             as_text = ", ".join(f"{_q(c.in_file)} := CAST({_q(c.name)} AS VARCHAR)" for c in source.columns)
             con.execute(
                 f"INSERT INTO checked (_file, _record, _problem, _raw) SELECT _file, _record, {_lit(DUPLICATE)}, "
@@ -527,14 +531,14 @@ def _judge(
     suspect: pl.DataFrame,
     file_id: int,
     checked_select: str,
-    crossing: Path,
+    crossings: Iterator[Path],
     types: dict,
 ) -> pl.DataFrame:
     """Put the suspect rows (their text) through the checking query: those with a problem stay in
     `checked`; return the others, typed as polars reads them (`_file`, `_record`, the columns)."""
     import polars as pl
 
-    suspect.write_parquet(crossing)
+    suspect.write_parquet(crossing := next(crossings))
     rows = f"read_parquet({_lit(str(crossing))})"
     con.execute(
         f"INSERT INTO checked SELECT {file_id}, * FROM ({checked_select.replace(READER, rows)}) "
@@ -545,7 +549,7 @@ def _judge(
         return pl.DataFrame()
     con.execute(
         f"COPY (SELECT _file, _record, {', '.join(_q(c) for c in types)} FROM checked WHERE _problem IS NULL) "
-        f"TO {_lit(str(crossing))} (FORMAT parquet)"
+        f"TO {_lit(str(crossing := next(crossings)))} (FORMAT parquet)"
     )
     con.execute("DELETE FROM checked WHERE _problem IS NULL")
     # DuckDB's time zone is its session's ('Etc/UTC'), polars' 'UTC': the same instants.
