@@ -152,7 +152,13 @@ def test_a_plain_file_takes_the_fast_read_with_its_suspect_rows_and_duplicates(t
     [
         ('s1,2024-03-01,1,1.5,true,"a, quoted",2024-03-01T10:00:00Z\n', "a quoted field"),
         ("s1,2024-03-01,1,1.5,true,a,2024-03-01T10:00:00Z\r\n", "a CRLF line end (refused: mixed)"),
+        ("s1,2024-03-01,1,1.5,true,a,2024-03-01T10:00:00Z\n", "a CRLF header over LF lines"),
         ("s1,2024-03-01,1,1.5,true,a\n", "a short line"),
+        (
+            "s1,2024-03-01,1,1.5,true,a,2024-03-01T10:00:00Z\n\ns2,2024-03-01,1,1.5,true,a,2024-03-01T10:00:00Z\n",
+            "a blank line",
+        ),
+        ("s1,2024-03-01,1,1.5,true," + "x" * (3 << 19) + ",2024-03-01T10:00:00Z\n", "a 1.5 MiB line"),
         ("s1,2024-03-01,1,1.5,true,a,2024-03-01T10:00:00Z,extra\n", "a long line"),
         ("s1,2024-03-01,1,1.5,true,\xff,2024-03-01T10:00:00Z\n", "bytes that are not UTF-8"),
     ],
@@ -161,7 +167,8 @@ def test_a_file_that_is_not_plain_is_read_the_exact_way_with_the_same_result(
     body, why, tmp_path, monkeypatch
 ):
     path = tmp_path / "day.csv"
-    path.write_bytes((HEADER + "\n").encode() + body.encode("latin-1"))
+    header = HEADER + ("\r\n" if "CRLF header" in why else "\n")
+    path.write_bytes(header.encode() + body.encode("latin-1"))
     finished = _plain_reads(monkeypatch)
     fast = _validated(path, "fast", monkeypatch)
     assert finished == [], why

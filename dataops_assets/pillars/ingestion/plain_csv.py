@@ -127,7 +127,8 @@ def chunks(path: Path, source: Source, header: list[str], partition: dt.date | N
 def _lines(path: Path) -> Iterator[bytes]:
     """The file's lines after the header, about CHUNK_BYTES at a time, each chunk ending a line."""
     with open(path, "rb") as handle:
-        handle.readline()  # the header, read by the caller
+        if b"\r" in handle.readline():  # the header, read by the caller; DuckDB takes one newline style
+            raise NotPlain("holds b'\\r'")
         while block := handle.read(CHUNK_BYTES):
             cut = block.rfind(b"\n") + 1 if len(block) == CHUNK_BYTES else len(block)
             if cut == 0:  # no line ends in a whole chunk: far longer than DuckDB takes

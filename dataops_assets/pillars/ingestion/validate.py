@@ -1,15 +1,16 @@
 """Turns one partition's landing files into typed, de-duplicated rows plus a quarantine.
 
-The whole check runs inside DuckDB in one pass over each file: every declared column is read as
-text (CSV, JSON) or turned into text (Parquet), cast to the declared type and given the list of reasons
-the row cannot land, on the way into one typed table (the text is kept only for rows with a
-problem). Rows with no reason and a first-seen primary key land; every other row goes to the
+The check is one query in DuckDB (the checking query), one pass over each file: every declared
+column is read as text (CSV, JSON) or turned into text (Parquet), cast to the declared type and given
+the list of reasons the row cannot land, on the way into one typed table (the text is kept only for
+rows with a problem). Plain CSV files take a faster way to the same result (plain_csv.py): polars
+reads and casts them, and only the rows it cannot read cleanly go through the checking query. Rows with no reason and a first-seen primary key land; every other row goes to the
 quarantine with its reasons, its file and its position. Nothing is dropped silently:
 rows read = rows landed + rows quarantined, and the outcome carries all three counts.
 
-Speed (see bench/ingestion.py): the typed table is the only copy of the data, in arrival order (its
-rowid), and spills to the work directory beyond a memory limit; duplicates are found with an
-aggregate over the keys, and only the few duplicate rows are ranked and marked.
+Speed (see bench/ingestion.py): in DuckDB the typed table is the only copy of the data, in arrival
+order (its rowid), and spills to the work directory beyond a memory limit; duplicates are found with
+an aggregate over the keys, and only the few duplicate rows are ranked and marked.
 
 A file that cannot be read as a table at all (columns the source's `schema_drift` policy does not
 accept, not the declared format, empty) is refused whole with a `RefusedFile` naming the file and
