@@ -170,7 +170,7 @@ def _freshness(name: str, entry: dict | None, now: dt.datetime) -> dict:
     }
 
 
-def the_predictions(tables: dict[str, ServedTable], consumer: Consumer) -> ServedTable:
+def _predictions_table(tables: dict[str, ServedTable], consumer: Consumer) -> ServedTable:
     """What `/predictions` serves: the table of the one science task that declares `serve`, or 404.
     With several, each is read at /datasets/{name}: the 404 names those this consumer may read."""
     predicted = published_by_science(tables)
@@ -382,7 +382,7 @@ def create_app(
     async def read_predictions(request: Request, consumer: Authenticated) -> Response:
         """The promoted model's predictions of the science task that serves predictions (filters as for
         datasets). With several such tasks, read each task's table at `/datasets/{name}`."""
-        dataset = the_predictions(served(), consumer)
+        dataset = _predictions_table(served(), consumer)
         return await read_page(
             dataset,
             consumer,
