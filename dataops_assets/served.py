@@ -11,8 +11,8 @@ A table is served because a dbt model declares it, in the model's YAML:
 
 so the tables are read from dbt's manifest (kept current by pillars/processing/dbt_project.py), not
 listed here. The science track's tables are declared by its tasks, `serve: {table: …}` in
-`science/tasks/<task>.yaml`, each keyed by its task's key and dated by its date column; `/predictions`
-serves the late-arrival task's.
+`science/tasks/<task>.yaml`, each keyed by its task's key and dated by its date column: the task files
+are their only declaration (no table of a task is named in the platform's code).
 """
 
 from __future__ import annotations
@@ -43,15 +43,7 @@ class ServedTable:
     description: str
     model: str | None = None  # the dbt model it is published from (None: published by the science track)
     relation: str | None = None  # where the model's rows are in the warehouse (schema.table)
-
-
-# The late-arrival task's champion predictions (science/tasks/late_arrival.yaml), served at /predictions.
-PREDICTIONS = ServedTable(
-    name="flight_delay_predictions",
-    date_column="flight_date",
-    key=("flight_date", "carrier", "flight", "origin", "sched_dep_time"),
-    description="The promoted model's delay prediction for each flight.",
-)
+    task: str | None = None  # the science task whose champion's predictions it holds (None: a dbt model's)
 
 
 class InvalidServeDeclaration(ValueError):
@@ -124,8 +116,9 @@ def _serves(node: dict) -> bool:
 
 def declared_tables(manifest: dict, science: dict[str, str] | None = None) -> tuple[ServedTable, ...]:
     """The tables dbt models declare, in model order; InvalidServeDeclaration for the first bad one.
-    `science`: the science tasks' tables (table -> task), which no dbt model may take."""
-    science = {PREDICTIONS.name: "late_arrival"} if science is None else science
+    `science`: the science tasks' tables (table -> task), which no dbt model may take; by default the
+    ones `science/tasks/` declares."""
+    science = {t.name: t.task for t in task_tables()} if science is None else science
     tables: dict[str, tuple[ServedTable, str]] = {}
     for node in sorted((n for n in manifest["nodes"].values() if _serves(n)), key=lambda n: n["name"]):
         table, where = _declared(node), model_yaml(node)
@@ -149,8 +142,8 @@ def _read(path: Path, mtime_ns: int, science: tuple[tuple[str, str], ...]) -> tu
 
 
 @functools.lru_cache(maxsize=4)
-def _task_tables(files: tuple[tuple[Path, int], ...]) -> tuple[tuple[ServedTable, str], ...]:
-    """Each science task's hot table and the task's name, read again only when a task file changes."""
+def _task_tables(files: tuple[tuple[Path, int], ...]) -> tuple[ServedTable, ...]:
+    """Each science task's hot table, read again only when a task file changes."""
     tables = []
     for path, _ in files:
         try:
@@ -159,8 +152,15 @@ def _task_tables(files: tuple[tuple[Path, int], ...]) -> tuple[tuple[ServedTable
             raise InvalidServeDeclaration(str(error)) from None
         if task.serve is not None:
             description = task.description.strip() or f"Predictions of science task {task.name}."
-            tables.append((ServedTable(task.serve.table, task.date_column, task.key, description), task.name))
+            tables.append(
+                ServedTable(task.serve.table, task.date_column, task.key, description, task=task.name)
+            )
     return tuple(tables)
+
+
+def task_tables() -> tuple[ServedTable, ...]:
+    """The hot tables the science tasks declare (`serve: {table: …}`), in task order."""
+    return _task_tables(tuple((p, p.stat().st_mtime_ns) for p in sorted(tasks_dir().glob("*.yaml"))))
 
 
 def manifest_mtime(manifest_path: Path) -> int:
@@ -180,12 +180,16 @@ def served_tables(manifest_path: Path = DBT_MANIFEST_PATH) -> dict[str, ServedTa
     makes sure the manifest is current; a missing one is a FileNotFoundError saying how to build it.
     """
     mtime = manifest_mtime(manifest_path)
-    files = tuple((p, p.stat().st_mtime_ns) for p in sorted(tasks_dir().glob("*.yaml")))
-    science = _task_tables(files)
-    declared = _read(manifest_path, mtime, tuple((t.name, task) for t, task in science))
-    return {t.name: t for t in (*declared, *(table for table, _ in science))}
+    science = task_tables()
+    declared = _read(manifest_path, mtime, tuple((t.name, t.task) for t in science))
+    return {t.name: t for t in (*declared, *science)}
 
 
 def published_by_dbt(tables: dict[str, ServedTable]) -> list[ServedTable]:
-    """The served tables the pipeline publishes from dbt models (all but the predictions)."""
+    """The served tables the pipeline publishes from dbt models (all but the science tasks')."""
     return [t for t in tables.values() if t.model is not None]
+
+
+def published_by_science(tables: dict[str, ServedTable]) -> list[ServedTable]:
+    """The served tables that hold a science task's champion predictions."""
+    return [t for t in tables.values() if t.task is not None]

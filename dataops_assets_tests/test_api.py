@@ -277,7 +277,7 @@ def test_predictions_appear_once_a_model_is_promoted(api, served):
     assert listed["flight_delay_predictions"]["rows"] == 12
 
 
-def _client(reader):
+def _client(reader, **options):
     with warnings.catch_warnings():  # starlette suggests httpx2 for its test client; httpx serves here
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
@@ -286,7 +286,69 @@ def _client(reader):
     from dataops_assets.pillars.serving.api.auth import Consumer, Consumers
 
     anyone = Consumer("anyone", ("*",), token_sha256=None, per_second=1000, burst=1000)
-    return TestClient(create_app(reader, Consumers([anyone])))
+    return TestClient(create_app(reader, Consumers([anyone]), **options))
+
+
+FORECAST_TASK = """\
+name: {name}
+datasets: [gates]
+features: {name}.sql
+key: [day, gate]
+date_column: day
+target: minutes
+kind: regression
+metric: mae
+test_days: 1
+serve: {{table: {table}}}
+"""
+
+
+def test_predictions_are_the_table_the_serving_task_declares(tmp_path, monkeypatch):
+    """The task files alone say which table /predictions serves, with what key and date column; with
+    several serving tasks /predictions names their tables, with none it says so."""
+    from dataops_assets import paths
+    from dataops_assets.pillars.serving.api.reader import SQLiteHotReader
+    from dataops_assets.resources.hot_store import SQLiteHotStore
+    from dataops_assets.served import served_tables
+
+    tasks = tmp_path / "science" / "tasks"
+    tasks.mkdir(parents=True)
+    monkeypatch.setattr(paths, "SCIENCE_DIR", tmp_path / "science")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"nodes": {}}')  # no dbt model serves anything: only the task's table
+
+    def declare(name: str, table: str) -> None:
+        (tasks / f"{name}.yaml").write_text(FORECAST_TASK.format(name=name, table=table))
+        (tasks / f"{name}.sql").write_text("SELECT day, gate, minutes FROM gates\n")
+
+    declare("taxi_out", "taxi_out_forecasts")
+    table = served_tables(manifest)["taxi_out_forecasts"]
+    assert (table.task, table.key, table.date_column) == ("taxi_out", ("day", "gate"), "day")
+    hot = SQLiteHotStore(path=str(tmp_path / "hot.sqlite"))
+    columns = [("day", "DATE"), ("gate", "VARCHAR"), ("model", "VARCHAR"), ("predicted", "DOUBLE")]
+    rows = [("2024-03-01", f"A{i}", "ridge", 10.0 + i) for i in range(3)]
+    hot.publish("taxi_out_forecasts", columns, rows, "day", ["2024-03-01"])
+    client = _client(SQLiteHotReader(hot.path), served=lambda: served_tables(manifest))
+
+    body = client.get("/predictions", params={"gate": "A1"}).json()
+    assert body["dataset"] == "taxi_out_forecasts"
+    assert body["rows"] == [{"day": "2024-03-01", "gate": "A1", "model": "ridge", "predicted": 11.0}]
+
+    declare("gate_hold", "gate_hold_forecasts")
+    several = client.get("/predictions")
+    assert several.status_code == 404
+    assert several.json()["detail"] == (
+        "2 science tasks serve predictions: read a task's at /datasets/{name}: "
+        "gate_hold_forecasts (task gate_hold), taxi_out_forecasts (task taxi_out)"
+    )
+    each = client.get("/datasets/gate_hold_forecasts")  # every task's table is served under its name
+    assert each.status_code == 404 and "gate_hold_forecasts has not been published yet" in each.text
+
+    for declared in tasks.glob("*.yaml"):
+        declared.unlink()
+    none = client.get("/predictions")
+    assert none.status_code == 404 and "no science task declares" in none.json()["detail"]
+    assert served_tables(manifest) == {}
 
 
 def test_an_unreachable_store_is_a_503_with_the_reason_in_the_server_log_only(tmp_path, caplog):

@@ -24,14 +24,21 @@ from dataops_assets.pillars.serving.retention import (
 )
 from dataops_assets.resources.cold_storage import LocalColdStorage
 from dataops_assets.resources.hot_store import PostgresHotStore, SQLiteHotStore
-from dataops_assets.served import PREDICTIONS, ServedTable
+from dataops_assets.served import ServedTable
 from dataops_assets_tests.api_server import CARRIER_COLUMNS, DATAOPS, DAYS, carrier_rows, publish_carriers
 
 TABLE = "carrier_origin_daily"
-# The hot tables retention looks after here: the carrier mart as its dbt YAML serves it, and the predictions.
+PREDICTIONS = "flight_delay_predictions"
+# The hot tables retention looks after here: the carrier mart as its dbt YAML serves it, and a task's predictions.
 SERVED = {
     TABLE: ServedTable(TABLE, "flight_date", ("flight_date", "carrier", "origin"), "carriers", model="mart"),
-    PREDICTIONS.name: PREDICTIONS,
+    PREDICTIONS: ServedTable(
+        PREDICTIONS,
+        "flight_date",
+        ("flight_date", "carrier", "flight", "origin", "sched_dep_time"),
+        "predictions",
+        task="late_arrival",
+    ),
 }
 WINDOW = 3
 PREDICTION_DAYS = DAYS[:4]
@@ -56,7 +63,7 @@ def slice_(request, tmp_path_factory):
     predictions = [
         (d, "UA", i, "EWR", "ORD", 600, "gbm", "s1", i / 7) for d in PREDICTION_DAYS for i in range(5)
     ]
-    hot.publish("flight_delay_predictions", PREDICTION_COLUMNS, predictions, "flight_date", PREDICTION_DAYS)
+    hot.publish(PREDICTIONS, PREDICTION_COLUMNS, predictions, "flight_date", PREDICTION_DAYS)
     result = dg.materialize(
         [build_retention_asset(WINDOW, SERVED)],
         resources={"hot_store": hot, "cold_storage": cold},
@@ -96,7 +103,7 @@ def test_the_hot_store_keeps_exactly_the_window(slice_):
     _, hot, *_ = slice_
     assert hot.partition_counts(TABLE, "flight_date") == {d: 24 for d in DAYS[-WINDOW:]}
     # each table's own latest day anchors its window: predictions end on the 4th
-    assert hot.partition_counts("flight_delay_predictions", "flight_date") == {d: 5 for d in DAYS[1:4]}
+    assert hot.partition_counts(PREDICTIONS, "flight_date") == {d: 5 for d in DAYS[1:4]}
     catalog = {e["table_name"]: e for e in hot.catalog()}
     assert catalog[TABLE]["rows"] == WINDOW * 24 and catalog[TABLE]["last_partition"] == DAYS[-1]
 

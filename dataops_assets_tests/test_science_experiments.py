@@ -125,20 +125,18 @@ def test_the_experiment_reproduces_after_a_pinned_partition_is_rematerialized(
 def test_the_gate_refuses_a_weak_challenger_and_promotes_a_better_one(runs, cold, frozen, testing_env, task):
     from dataops_assets.resources.factory import open_resource
     from dataops_assets.science.promotion import PromotionRefused, promote, standings
-    from dataops_assets.served import PREDICTIONS
 
     hot = open_resource(testing_env, "hot_store")
+    table = task.serve.table
     # No champion yet: the weak model is no better than knowing nothing.
     with pytest.raises(PromotionRefused, match=r"climatology is not significantly better than the no-skill"):
         promote(cold, hot, task, frozen, "climatology")
-    assert hot.count_by_date(PREDICTIONS.name, "flight_date", DAYS) == {}
+    assert hot.count_by_date(table, task.date_column, DAYS) == {}
 
     promotion = promote(cold, hot, task, frozen, "baseline")
     assert promotion["difference"]["high"] < 0
     assert promotion["published"]["rows"] == 842 + 943 + 914
-    assert hot.count_by_date(PREDICTIONS.name, "flight_date", DAYS) == dict(
-        zip(DAYS, [842, 943, 914], strict=True)
-    )
+    assert hot.count_by_date(table, task.date_column, DAYS) == dict(zip(DAYS, [842, 943, 914], strict=True))
 
     # Now against the champion: the weak model is refused with the interval as the reason.
     with pytest.raises(

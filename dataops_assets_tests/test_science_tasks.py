@@ -218,9 +218,11 @@ def test_the_champions_predictions_are_served_over_http(runs, lab):
     ):
         listed = api.get("/datasets").json()
         page = api.get("/datasets/sales_predictions", params={"day": DAYS[-1], "limit": 100}).json()
+        predictions = api.get("/predictions", params={"day": DAYS[-1], "limit": 100}).json()
         # A task's table is scoped like any other: a consumer declared for other tables may not read it.
         outside = api.get("/datasets/sales_predictions", headers=bearer("carriers_app"))
     assert "sales_predictions" in str(listed)
+    assert predictions == page  # the only task declaring serve: /predictions is its table
     assert outside.status_code == 403
     rows = sorted(page["rows"], key=lambda r: (r["store"], r["slot"]))
     assert len(rows) == 48 and {(r["model"], r["split"]) for r in rows} == {("ridge", "test")}

@@ -110,7 +110,7 @@ def test_the_hot_store_serves_what_the_sandbox_serves(staging_run, testing_env):
 def test_a_promotion_through_the_cli_publishes_into_the_postgres_hot_store(staging_run):
     from dataops_assets.runs.experiment import run_experiment
     from dataops_assets.science.snapshots import create_snapshot
-    from dataops_assets.served import PREDICTIONS
+    from dataops_assets.task_declarations import load_task
 
     env, _, root = staging_run
     days = [d.isoformat() for d in PIPELINE_DAYS]
@@ -134,4 +134,5 @@ def test_a_promotion_through_the_cli_publishes_into_the_postgres_hot_store(stagi
     flights = flights_per_day(PIPELINE_DAYS)
     assert f"published {sum(flights.values()):,} predictions" in promoted.stdout
     hot = open_resource(env, "hot_store")
-    assert hot.count_by_date(PREDICTIONS.name, PREDICTIONS.date_column, days) == flights
+    task = load_task("late_arrival")
+    assert hot.count_by_date(task.serve.table, task.date_column, days) == flights

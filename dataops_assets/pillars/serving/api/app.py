@@ -26,7 +26,12 @@ from dataops_assets.pillars.serving.api.schemas import (
     Problem,
 )
 from dataops_assets.redact import redact
-from dataops_assets.served import FRESHNESS_FAIL_WINDOW, PREDICTIONS, ServedTable, served_tables
+from dataops_assets.served import (
+    FRESHNESS_FAIL_WINDOW,
+    ServedTable,
+    published_by_science,
+    served_tables,
+)
 
 log = logging.getLogger("dataops.api")
 INTERACTIVE_DOCS_ENVIRONMENTS = ("sandbox", "testing")  # the laptop's and CI's: /docs and /redoc
@@ -165,6 +170,22 @@ def _freshness(name: str, entry: dict | None, now: dt.datetime) -> dict:
     }
 
 
+def _predictions_table(tables: dict[str, ServedTable], consumer: Consumer) -> ServedTable:
+    """What `/predictions` serves: the table of the one science task that declares `serve`, or 404.
+    With several, each is read at /datasets/{name}: the 404 names those this consumer may read."""
+    predicted = published_by_science(tables)
+    if len(predicted) == 1:
+        return predicted[0]
+    if not predicted:
+        raise HTTPException(404, "no science task declares `serve: {table: …}`: no predictions are served")
+    readable = [f"{t.name} (task {t.task})" for t in predicted if consumer.may_read(t.name)]
+    raise HTTPException(
+        404,
+        f"{len(predicted)} science tasks serve predictions: read a task's at /datasets/{{name}}: "
+        + (", ".join(readable) or "none this consumer may read"),
+    )
+
+
 LOOPBACK = ("127.0.0.1", "::1")
 bearer = HTTPBearer(
     auto_error=False,  # a missing token is answered below: 401 with WWW-Authenticate, as RFC 6750 says
@@ -215,7 +236,7 @@ def create_app(
     waiting_reads: int = Api().max_waiting_reads,
 ) -> FastAPI:
     """The API over `reader`'s hot store for `consumers`, serving the tables `served()` declares when
-    asked (the dbt models' serve declarations, read again when dbt's manifest changes).
+    asked (the dbt models' and the science tasks' serve declarations, read again when they change).
     `interactive_docs` serves /docs and /redoc, pages that load Swagger UI and ReDoc from a public CDN
     into the browser: on a laptop, never on a shared environment's origin. Reads run in worker threads,
     `concurrent_reads` at once with `waiting_reads` more waiting; beyond that a request gets 503."""
@@ -359,13 +380,15 @@ def create_app(
 
     @app.get("/predictions", **paged)
     async def read_predictions(request: Request, consumer: Authenticated) -> Response:
-        """The promoted model's prediction per flight (filters as for datasets)."""
+        """The promoted model's predictions of the science task that serves predictions (filters as for
+        datasets). With several such tasks, read each task's table at `/datasets/{name}`."""
+        dataset = _predictions_table(served(), consumer)
         return await read_page(
-            PREDICTIONS,
+            dataset,
             consumer,
             request,
-            "no model has been promoted yet: predictions appear once `dataops experiment promote` "
-            f"publishes {PREDICTIONS.name}",
+            "no model has been promoted yet: predictions appear once `dataops experiment promote "
+            f"--task {dataset.task}` publishes {dataset.name}",
         )
 
     @app.get(
