@@ -33,16 +33,18 @@ def task():
     return load_task("late_arrival")
 
 
-def test_the_paired_bootstrap_sees_a_real_difference_and_not_a_null_one():
+@pytest.mark.parametrize("metric", ["brier", "log_loss", "rmse", "mae"])
+def test_the_paired_bootstrap_sees_a_real_difference_and_not_a_null_one(metric):
     rng = np.random.default_rng(0)
     actual = rng.random(2000) < 0.3
     informed = np.where(actual, 0.6, 0.2)
     flat = np.full(2000, 0.3)
-    better = paired_bootstrap(actual, informed, flat)
-    assert better.significantly_better and better.high < 0
-    same = paired_bootstrap(actual, flat, flat)
+    better = paired_bootstrap(actual, informed, flat, metric)
+    assert better.significantly_better and better.high < 0 and better.metric == metric
+    same = paired_bootstrap(actual, flat, flat, metric)
     assert (same.mean, same.low, same.high) == (0.0, 0.0, 0.0) and not same.significantly_better
-    assert paired_bootstrap(actual, informed, flat) == better  # fixed seed: the same interval every time
+    # A fixed seed: the same interval every time.
+    assert paired_bootstrap(actual, informed, flat, metric) == better
 
 
 @pytest.fixture(scope="module")

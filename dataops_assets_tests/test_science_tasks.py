@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -115,30 +116,41 @@ def pin_generated(cold, name: str, dataset: str, table) -> None:
     cold.put_bytes(snapshot_key(name), snapshot.to_json())
 
 
-@pytest.fixture(scope="module")
-def lab(testing_env, tmp_path_factory):
-    """A project whose science/ holds only the sales task and its two models (the rest of user space
-    links to this repository's), and a data directory of its own with the generated snapshot."""
+@contextmanager
+def science_lab(testing_env, root: Path, science: dict[str, str]):
+    """A project whose science/ holds only `science` (text by path under science/; the rest of user
+    space links to this repository's), and a data directory of its own with the generated snapshot
+    `sales_days`."""
     from dataops_assets import paths
     from dataops_assets.resources.factory import open_resource
     from dataops_assets_tests.services import environ
 
-    root = tmp_path_factory.mktemp("science-lab")
     project = root / "project"
-    (project / "science" / "tasks").mkdir(parents=True)
-    (project / "science" / "models").mkdir()
+    for part in ("tasks", "models"):
+        (project / "science" / part).mkdir(parents=True)
     for part in ("environments", "sources", "dbt_project"):
         (project / part).symlink_to(PROJECT_DIR / part)
-    (project / "science" / "tasks" / "sales.yaml").write_text(TASK)
-    (project / "science" / "tasks" / "sales.sql").write_text(SQL)
-    (project / "science" / "models" / "store_mean.py").write_text(STORE_MEAN)
-    (project / "science" / "models" / "ridge.yaml").write_text(RIDGE)
+    for name, text in science.items():
+        (project / "science" / name).write_text(text)
     data = root / "data"
     with pytest.MonkeyPatch.context() as patch, environ(DATAOPS_DATA_DIR=str(data)):
         patch.setattr(paths, "SCIENCE_DIR", project / "science")
         cold = open_resource(testing_env, "cold_storage")
         pin_generated(cold, "sales_days", "sales", sales_table())
         yield {"project": project, "data": data, "cold": cold, "models": project / "science" / "models"}
+
+
+@pytest.fixture(scope="module")
+def lab(testing_env, tmp_path_factory):
+    """The sales task and its two models."""
+    science = {
+        "tasks/sales.yaml": TASK,
+        "tasks/sales.sql": SQL,
+        "models/store_mean.py": STORE_MEAN,
+        "models/ridge.yaml": RIDGE,
+    }
+    with science_lab(testing_env, tmp_path_factory.mktemp("science-lab"), science) as lab:
+        yield lab
 
 
 def _run(testing_env, model: str, params: dict | None = None) -> dict:
@@ -179,6 +191,28 @@ def test_compare_lists_both_models_without_naming_the_only_task(runs):
     assert {"store_mean", "ridge"} <= rows
     assert "task sales" in result.stdout and "Δ rmse" in result.stdout
     assert "no champion yet" in result.stdout
+
+
+def test_a_run_through_the_cli_prints_its_metrics_is_in_the_ledger_and_compare_lists_it(runs, lab):
+    from dataops_assets.science import ledger
+
+    result = _cli("experiment", "run", "--task", "sales", "--snapshot", "sales_days", "--model", "ridge")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    [ledger_line] = [line for line in lines if line.startswith("ledger: ")]
+    recorded = ledger.read_record(lab["cold"], ledger_line.split()[1])
+    assert recorded["model"] == "ridge" and recorded["task"]["name"] == "sales"
+    assert f"run {recorded['run_id']})" in ledger_line
+    # The same variant as the module's Python runs: the same metrics, printed gate metric first.
+    assert recorded["metrics"] == runs["ridge"][0]["metrics"]
+    trained = lines.index(f"trained on 336 examples, tested on 144 (from {DAYS[7]}), seed 2013")
+    assert lines[trained + 1] == f"  rmse            {recorded['metrics']['rmse']:.5f}"
+    assert f"variant: {ledger.variant_label(recorded)} (defaults)" in lines
+
+    compared = _cli("experiment", "compare", "--snapshot", "sales_days")
+    assert compared.exit_code == 0, compared.output
+    [ridge] = [line.split("│") for line in compared.stdout.splitlines() if line.startswith("│ ridge ")]
+    assert ridge[-2].strip() == recorded["ledger_key"].rsplit("/", 1)[-1]  # the ledger column: its latest run
 
 
 def test_the_gate_promotes_a_clearly_better_model_and_refuses_a_worse_one(runs, lab, testing_env):
