@@ -93,35 +93,51 @@ def chunks(path: Path, source: Source, header: list[str], partition: dt.date | N
     """Read one plain CSV file whose header (already checked against the source) is `header`, a
     chunk of whole lines at a time: memory holds one chunk's bytes, never the whole file.
 
-    The first chunk has polars' reader parse the numbers itself (it holds less); once a value makes
-    it fail, this and every later chunk of the file are read as text and cast (one wasted parse per
-    file with bad values, not one per chunk)."""
+    polars' reader parses the numbers itself, which fails on a value it cannot read: then that chunk
+    is read as text and cast, and the columns whose values failed are read as text from then on (a
+    file with bad values in one column costs one chunk read twice)."""
     import polars as pl
 
     if path.suffix.lower() in COMPRESSED:
         raise NotPlain("DuckDB decompresses it")
-    parse, record = True, 1
+    as_text: set[str] = set()  # file columns read as text and cast, not parsed by the reader
+    record = 1
     for data in _lines(path):
         delimiters = _plain_delimiters(data, source.csv)
-        read = None
-        if parse:
-            try:
-                read = _read(data, record, source, header, partition, parse=True)
-            except pl.exceptions.PolarsError:  # a value polars' reader refuses: the text read finds it
-                parse = False
         try:
-            read = read or _read(data, record, source, header, partition, parse=False)
-        except pl.exceptions.PolarsError as error:  # bytes that are not UTF-8, ...
-            raise NotPlain(str(error)) from None
+            read = _read(data, record, source, header, partition, as_text)
+        except pl.exceptions.PolarsError:  # a number the reader refuses: which column, the text read says
+            try:
+                read = _read(data, record, source, header, partition, set(header))
+            except pl.exceptions.PolarsError as error:  # bytes that are not UTF-8, ...
+                raise NotPlain(str(error)) from None
+            as_text |= _unparsed(read.suspect, source)
         # polars fills a short line's missing fields with nulls (and reads a blank line as a row of
         # them), where DuckDB rejects the line; it fails on a long one. So every line has as many
         # fields as the header exactly when the chunk holds that many delimiters in all.
         lines = read.clean.height + read.suspect.height
         if delimiters != lines * (len(header) - 1):
             raise NotPlain("a line with fewer fields than the header, or a blank line")
-        parse = parse and read.suspect.height == 0
         record += lines
         yield read
+
+
+def _unparsed(suspect: pl.DataFrame, source: Source) -> set[str]:
+    """The numeric file columns with a value among `suspect`'s text that does not cast."""
+    import polars as pl
+
+    numbers = _numbers()
+    return {
+        c.in_file
+        for c in source.columns
+        if c.type in numbers
+        and suspect.select(
+            (
+                pl.col(c.in_file).is_not_null()
+                & pl.col(c.in_file).cast(numbers[c.type], strict=False).is_null()
+            ).any()
+        ).item()
+    }
 
 
 def _lines(path: Path) -> Iterator[bytes]:
@@ -153,20 +169,17 @@ def _plain_delimiters(data: bytes, csv: CsvOptions) -> int:
 
 
 def _read(
-    data: bytes, record: int, source: Source, header: list[str], partition: dt.date | None, parse: bool
-) -> PlainRead | None:
+    data: bytes, record: int, source: Source, header: list[str], partition: dt.date | None, as_text: set[str]
+) -> PlainRead:
     """One pass over a chunk of lines (the first is record `record`): the clean rows typed, with a
-    hash of their key (for finding duplicates), and the suspect rows as text.
-
-    With `parse`, polars' reader parses the numbers itself; it refuses a value it cannot read (a
-    PolarsError) rather than nulling it, and a suspect row makes the answer None: only the text read
-    keeps the suspect rows' text. Without, every value is read as text and cast, and the two results
-    stream out of one pass (the text of clean rows is never held)."""
+    hash of their key (for finding duplicates), and the suspect rows as text. Numbers are parsed by
+    the reader but in the `as_text` columns; the suspect rows' text is their lines read again, as
+    text, from `data` (a few lines: their text is never held for the clean ones)."""
     import polars as pl
 
     present = [c for c in source.columns if c.in_file in header]
     numbers = _numbers()
-    parsed = {c.in_file: numbers[c.type] for c in present if parse and c.type in numbers}
+    parsed = {c.in_file: numbers[c.type] for c in present if c.type in numbers and c.in_file not in as_text}
     value = {c.in_file: pl.lit(None, pl.String) for c in source.columns} | {
         c.in_file: pl.col(c.in_file) for c in present
     }
@@ -183,33 +196,65 @@ def _read(
     on_the_day = _on_the_day(source, typed, partition)
     if on_the_day is not None:
         problems.append(on_the_day.not_().fill_null(True))
-    # The text under `_text<i>`: a column's name and its name in the file may be the same.
-    texts = {} if parse else {f"_text{i}": expr for i, expr in enumerate(value.values())}
-    rows = pl.scan_csv(
+    frame = (
+        _scan(data, source, {h: parsed.get(h, pl.String) for h in header})
+        .select(
+            pl.int_range(record, record + pl.len(), dtype=pl.Int64).alias("_record"),
+            _suspect=pl.any_horizontal(problems),
+            **typed,
+            # Of the typed values (in one select, a name is the file's text): a row DuckDB lands
+            # is hashed the same way from its own typed values.
+            _key_hash=pl.struct(*(typed[k].alias(k) for k in source.primary_key)).hash(),
+        )
+        .collect(engine="streaming")
+    )
+    suspect = frame.get_column("_suspect")
+    if not suspect.any():
+        return PlainRead(frame.drop("_suspect"), _text_of(data, [], record, source, header))
+    suspect_records = frame.filter(suspect).get_column("_record").to_list()
+    return PlainRead(
+        frame.filter(~suspect).drop("_suspect"), _text_of(data, suspect_records, record, source, header)
+    )
+
+
+def _scan(data: bytes, source: Source, schema: dict) -> pl.LazyFrame:
+    import polars as pl
+
+    return pl.scan_csv(
         data,
         has_header=False,
-        schema={h: parsed.get(h, pl.String) for h in header},
+        schema=schema,
         separator=source.csv.delimiter,
         quote_char=None,
         null_values=list(source.null_values),
         encoding="utf8",
-        row_index_name="_record",
-        row_index_offset=record,
         raise_if_empty=False,
-    ).select(pl.col("_record").cast(pl.Int64), _suspect=pl.any_horizontal(problems), **typed, **texts)
-    key_hash = pl.struct(*source.primary_key).hash()
-    if parse:
-        frame = rows.select("_suspect", "_record", *typed, _key_hash=key_hash).collect(engine="streaming")
-        if frame.get_column("_suspect").any():
-            return None
-        none = pl.DataFrame(schema={"_record": frame.schema["_record"]} | dict.fromkeys(value, pl.String))
-        return PlainRead(frame.drop("_suspect"), none)
-    suspect = pl.col("_suspect")
-    clean = rows.filter(~suspect).select("_record", *typed, _key_hash=key_hash)
-    as_text = rows.filter(suspect).select(
-        "_record", *[pl.col(t).alias(f) for t, f in zip(texts, value, strict=True)]
     )
-    return PlainRead(*pl.collect_all([clean, as_text], engine="streaming"))
+
+
+def _text_of(data: bytes, records: list[int], first: int, source: Source, header: list[str]) -> pl.DataFrame:
+    """The text of the lines `records` of `data` (whose first line is record `first`): `_record` and
+    each declared column's text by its name in the file (null where the file lacks it)."""
+    import numpy as np
+    import polars as pl
+
+    lines = b""
+    if records:
+        # Line i runs from just after bounds[i] to bounds[i + 1]: the newlines, and the ends of `data`.
+        newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+        bounds = np.concatenate(([-1], newlines, [len(data)]))
+        index = np.asarray(records, dtype=np.int64) - first
+        starts, stops = (bounds[index] + 1).tolist(), bounds[index + 1].tolist()
+        lines = b"".join(data[start:stop] + b"\n" for start, stop in zip(starts, stops, strict=True))
+    text = _scan(lines, source, dict.fromkeys(header, pl.String)).collect() if records else None
+    return pl.DataFrame({"_record": pl.Series(records, dtype=pl.Int64)}).with_columns(
+        (
+            text.get_column(c.in_file)
+            if text is not None and c.in_file in header
+            else pl.lit(None, pl.String)
+        ).alias(c.in_file)
+        for c in source.columns
+    )
 
 
 def _cast(text: pl.Expr, column: Column) -> pl.Expr:
