@@ -80,6 +80,8 @@ def walked(tmp_path_factory):
 def test_the_walkthrough_runs_as_written_and_serves_the_model(walked):
     project, follower = walked
     commands = [command for command, _ in follower.timings]
+    # What each step of the page took (shown with `pytest -s`).
+    print("\n".join(f"{seconds:7.1f} s  {command}" for command, seconds in follower.timings))
     assert any(c.startswith("dataops pipeline run") for c in commands) and any("curl" in c for c in commands)
     # Added files only, and the sandbox's scope: no Python anywhere in the project.
     assert not list(project.rglob("*.py"))
